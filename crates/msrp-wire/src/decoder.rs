@@ -1,0 +1,827 @@
+//! The incremental decoder.
+
+use bytes::{Buf, Bytes, BytesMut};
+use memchr::memmem::Finder;
+
+use crate::error::{ErrorKind, ParseError};
+use crate::frame::{Flag, Frame, Head, StartLine, StatusCode};
+use crate::header::{HeaderIndex, Slot};
+use crate::syntax::{MAX_TID, find_non_text, is_hname, is_ident};
+use crate::{HeaderName, Limits};
+
+/// The constant part of every end-line, with the CRLF that precedes it after a body.
+pub(crate) const END_LINE_LEAD: &[u8] = b"\r\n-------";
+const HYPHENS: usize = 7;
+
+/// What a [`StreamDecoder`] yields.
+#[derive(Clone, Debug)]
+pub enum Item {
+    /// A whole frame: it had no body, or its body was complete in the buffer when the head was,
+    /// and no larger than [`Limits::max_body`].
+    Frame(Frame),
+    /// The head of a frame whose body follows as [`Item::Body`] pieces and one [`Item::End`].
+    Head(Head),
+    /// The next piece of the body of the last [`Item::Head`], a slice of the received buffer.
+    Body(Bytes),
+    /// The end of the body of the last [`Item::Head`], with the end-line's flag.
+    End(Flag),
+}
+
+/// Searches a body for its end-line `CRLF "-------" transact-id flag CRLF`, across any number of
+/// pushes, without looking at a byte twice.
+///
+/// The constant lead `CRLF "-------"` is found with a prebuilt [`Finder`]; the transaction id and
+/// flag are compared after it. A lead that straddles the end of the buffer is remembered as a
+/// partial match, and later bytes are compared one by one until it completes or fails. Because a
+/// CR occurs in the lead only at its start, a failed candidate can only restart at the byte that
+/// failed it, so the scan position never moves back.
+#[derive(Clone, Debug)]
+struct Matcher {
+    /// `CRLF "-------"` and the transaction id.
+    pattern: [u8; END_LINE_LEAD.len() + MAX_TID],
+    pattern_len: usize,
+    /// Where the body starts in the buffer.
+    body_start: usize,
+    /// The next byte to examine.
+    pos: usize,
+    /// Start of the candidate end-line (its CR); may lie before `body_start` when the blank line
+    /// that opens the body is taken as the candidate's CRLF.
+    cand: isize,
+    /// Bytes of the candidate matched so far: the pattern, then the flag, then CR and LF.
+    matched: usize,
+    flag: Flag,
+}
+
+/// A found end-line: where it starts (its CR) and ends (after its LF), and its flag.
+#[derive(Clone, Copy, Debug)]
+struct EndLine {
+    start: usize,
+    end: usize,
+    flag: Flag,
+}
+
+impl Matcher {
+    fn new() -> Self {
+        Self {
+            pattern: [0; END_LINE_LEAD.len() + MAX_TID],
+            pattern_len: 0,
+            body_start: 0,
+            pos: 0,
+            cand: 0,
+            matched: 0,
+            flag: Flag::End,
+        }
+    }
+
+    /// Prepares a search for the end-line of `tid` in a body that starts at `body_start`.
+    fn start(&mut self, tid: &[u8], body_start: usize) {
+        self.pattern[..END_LINE_LEAD.len()].copy_from_slice(END_LINE_LEAD);
+        self.pattern[END_LINE_LEAD.len()..END_LINE_LEAD.len() + tid.len()].copy_from_slice(tid);
+        self.pattern_len = END_LINE_LEAD.len() + tid.len();
+        self.body_start = body_start;
+        self.pos = body_start;
+        // The CRLF of the blank line counts as a matched CRLF, so that an end-line right after
+        // the blank line is recognised, and refused, rather than swallowed into the body.
+        self.cand = body_start as isize - 2;
+        self.matched = 2;
+    }
+
+    /// Moves every position back by `n` after `n` bytes were split off the buffer's front.
+    fn shift(&mut self, n: usize) {
+        // While streaming, the buffer starts inside the body, which keeps starting at 0.
+        self.body_start = self.body_start.saturating_sub(n);
+        self.pos -= n;
+        self.cand -= n as isize;
+    }
+
+    /// End of the body bytes that can no longer be part of the end-line.
+    fn safe_end(&self) -> usize {
+        if self.matched > 0 {
+            self.cand.max(self.body_start as isize) as usize
+        } else {
+            self.pos
+        }
+    }
+
+    fn full_len(&self) -> usize {
+        self.pattern_len + 3
+    }
+
+    /// Gives up the current candidate at the byte `b` at `self.pos`.
+    fn restart(&mut self, b: u8) {
+        if b == b'\r' {
+            self.cand = self.pos as isize;
+            self.matched = 1;
+        } else {
+            self.matched = 0;
+        }
+        self.pos += 1;
+    }
+
+    /// Examines the bytes from `self.pos` to the end of `buf`. `base` is the stream offset of
+    /// `buf[0]`, for errors.
+    fn run(
+        &mut self,
+        buf: &[u8],
+        finder: &Finder<'_>,
+        base: u64,
+    ) -> Result<Option<EndLine>, ParseError> {
+        let n = buf.len();
+        while self.pos < n {
+            if self.matched == 0 {
+                match finder.find(&buf[self.pos..]) {
+                    Some(i) => {
+                        self.cand = (self.pos + i) as isize;
+                        self.matched = END_LINE_LEAD.len();
+                        self.pos += i + END_LINE_LEAD.len();
+                    }
+                    None => {
+                        // A lead may begin in the last few bytes; CR occurs in it only first.
+                        let from = n.saturating_sub(END_LINE_LEAD.len() - 1).max(self.pos);
+                        if let Some(r) = memchr::memrchr(b'\r', &buf[from..]) {
+                            let r = from + r;
+                            if self.pattern[..n - r] == buf[r..] {
+                                self.cand = r as isize;
+                                self.matched = n - r;
+                            }
+                        }
+                        self.pos = n;
+                        return Ok(None);
+                    }
+                }
+                continue;
+            }
+            // Fast path: the rest of the candidate is in the buffer and matches.
+            let rest = self.full_len() - self.matched;
+            if self.matched <= self.pattern_len && n - self.pos >= rest {
+                let tail = &buf[self.pos..self.pos + rest];
+                let id_len = self.pattern_len - self.matched;
+                if tail[..id_len] == self.pattern[self.matched..self.pattern_len]
+                    && tail[rest - 2..] == *b"\r\n"
+                {
+                    if let Some(flag) = Flag::from_byte(tail[id_len]) {
+                        self.flag = flag;
+                        self.matched = self.full_len();
+                        self.pos += rest;
+                        return self.found(base);
+                    }
+                }
+            }
+            // Slow path: one byte at a time.
+            let b = buf[self.pos];
+            let k = self.matched;
+            if k < self.pattern_len {
+                if b == self.pattern[k] {
+                    self.matched += 1;
+                    self.pos += 1;
+                } else {
+                    self.restart(b);
+                }
+            } else if k == self.pattern_len {
+                // RFC 4975 §7.1: the end-line is "seven hyphens, the transaction identifier, and
+                // a continuation flag"; the id followed by any other byte is body data.
+                match Flag::from_byte(b) {
+                    Some(flag) => {
+                        self.flag = flag;
+                        self.matched += 1;
+                        self.pos += 1;
+                    }
+                    None => self.restart(b),
+                }
+            } else {
+                // RFC 4975 §7.1: "the sender MUST ensure that the end-line ... is not present in
+                // the body", so the id and flag after CRLF and hyphens end the body, and must be
+                // followed by CRLF.
+                let want = if k == self.pattern_len + 1 {
+                    b'\r'
+                } else {
+                    b'\n'
+                };
+                if b != want {
+                    return Err(ParseError::new(
+                        ErrorKind::EndLineSyntax,
+                        base + self.pos as u64,
+                    ));
+                }
+                self.matched += 1;
+                self.pos += 1;
+                if self.matched == self.full_len() {
+                    return self.found(base);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn found(&mut self, base: u64) -> Result<Option<EndLine>, ParseError> {
+        // RFC 4975 §7.1: "If a body is present, the end-line MUST be preceded by a CRLF that is
+        // not part of the body."
+        if self.cand < self.body_start as isize {
+            return Err(ParseError::new(
+                ErrorKind::EndLineWithoutCrlf,
+                base + self.body_start as u64,
+            ));
+        }
+        Ok(Some(EndLine {
+            start: self.cand as usize,
+            end: self.pos,
+            flag: self.flag,
+        }))
+    }
+}
+
+/// How a completed head ends.
+enum HeadEnd {
+    /// A blank line: a body follows from `body_start`.
+    Body { body_start: usize },
+    /// An end-line right after the headers: no body.
+    NoBody {
+        end_line_start: usize,
+        frame_len: usize,
+        flag: Flag,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Reading the start line and headers.
+    Head,
+    /// Searching a body for its end-line while the head is still in the buffer.
+    Body,
+    /// Handing out the body of a head already handed out; the buffer starts in the body.
+    Streaming,
+    /// A streamed body's end-line was found and the body before it handed out.
+    StreamEnd,
+}
+
+/// The decoding machinery shared by [`Decoder`] and [`StreamDecoder`].
+#[derive(Debug)]
+struct Core {
+    buf: BytesMut,
+    limits: Limits,
+    finder: Finder<'static>,
+    /// Stream offset of `buf[0]`.
+    base: u64,
+    state: State,
+    /// Start of the line being read.
+    line_start: usize,
+    /// Where the search for the line's LF resumes.
+    scan: usize,
+    start: StartLine,
+    headers: HeaderIndex,
+    matcher: Matcher,
+    end_line: Option<EndLine>,
+    scanned: u64,
+    error: Option<ParseError>,
+}
+
+impl Core {
+    fn new(limits: Limits) -> Self {
+        Self {
+            buf: BytesMut::new(),
+            limits,
+            finder: Finder::new(END_LINE_LEAD).into_owned(),
+            base: 0,
+            state: State::Head,
+            line_start: 0,
+            scan: 0,
+            start: StartLine::default(),
+            headers: HeaderIndex::default(),
+            matcher: Matcher::new(),
+            end_line: None,
+            scanned: 0,
+            error: None,
+        }
+    }
+
+    fn err(&mut self, kind: ErrorKind, at: usize) -> ParseError {
+        let e = ParseError::new(kind, self.base + at as u64);
+        self.error = Some(e);
+        e
+    }
+
+    /// Removes `n` bytes from the front of the buffer.
+    fn split(&mut self, n: usize) -> Bytes {
+        self.base += n as u64;
+        self.buf.split_to(n).freeze()
+    }
+
+    fn discard(&mut self, n: usize) {
+        self.base += n as u64;
+        self.buf.advance(n);
+    }
+
+    /// Reads complete lines of the head; `None` when more bytes are needed.
+    fn parse_head(&mut self) -> Result<Option<HeadEnd>, ParseError> {
+        loop {
+            let first = self.line_start == 0;
+            if first && !self.buf.is_empty() {
+                // Refuse a stream that is not MSRP as soon as its first bytes say so.
+                let n = self.buf.len().min(5);
+                if self.buf[..n] != b"MSRP "[..n] {
+                    return Err(self.err(ErrorKind::StartLine, 0));
+                }
+            }
+            let line_limit = if first {
+                self.limits.max_start_line
+            } else {
+                self.limits.max_header_line
+            };
+            let Some(i) = memchr::memchr(b'\n', &self.buf[self.scan..]) else {
+                self.scan = self.buf.len();
+                // CRLF is not counted in the line limit; allow for the CR already received.
+                if self.buf.len() - self.line_start > line_limit + 1 {
+                    let kind = if first {
+                        ErrorKind::StartLineTooLong
+                    } else {
+                        ErrorKind::HeaderLineTooLong
+                    };
+                    return Err(self.err(kind, self.line_start + line_limit));
+                }
+                if self.buf.len() > self.limits.max_head.min(u32::MAX as usize) {
+                    return Err(self.err(ErrorKind::HeadTooLarge, self.limits.max_head));
+                }
+                return Ok(None);
+            };
+            let lf = self.scan + i;
+            let line_end = lf + 1;
+            if lf == self.line_start || self.buf[lf - 1] != b'\r' {
+                return Err(self.err(ErrorKind::BareLineFeed, lf));
+            }
+            let cr = lf - 1;
+            if cr - self.line_start > line_limit {
+                let kind = if first {
+                    ErrorKind::StartLineTooLong
+                } else {
+                    ErrorKind::HeaderLineTooLong
+                };
+                return Err(self.err(kind, self.line_start + line_limit));
+            }
+            if line_end > self.limits.max_head.min(u32::MAX as usize) {
+                return Err(self.err(ErrorKind::HeadTooLarge, self.limits.max_head));
+            }
+            let ls = self.line_start;
+            self.line_start = line_end;
+            self.scan = line_end;
+            if first {
+                self.parse_start_line(cr)?;
+            } else if cr == ls {
+                // RFC 4975 §9: "msrp-response = resp-start headers end-line": no body.
+                if self.start.status.is_some() {
+                    return Err(self.err(ErrorKind::ResponseWithBody, ls));
+                }
+                return Ok(Some(HeadEnd::Body {
+                    body_start: line_end,
+                }));
+            } else if self.buf[ls] == b'-' {
+                let flag = self.parse_end_line(ls, cr)?;
+                return Ok(Some(HeadEnd::NoBody {
+                    end_line_start: ls,
+                    frame_len: line_end,
+                    flag,
+                }));
+            } else {
+                self.parse_header(ls, cr)?;
+            }
+        }
+    }
+
+    /// `req-start = pMSRP SP transact-id SP method CRLF`,
+    /// `resp-start = pMSRP SP transact-id SP status-code [SP comment] CRLF`.
+    fn parse_start_line(&mut self, cr: usize) -> Result<(), ParseError> {
+        let line = &self.buf[..cr];
+        if line.len() < 5 {
+            return Err(self.err(ErrorKind::StartLine, line.len()));
+        }
+        let rest = &line[5..];
+        let sp = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+        if !is_ident(&rest[..sp]) {
+            return Err(self.err(ErrorKind::TransactionId, 5));
+        }
+        let at = 5 + sp + 1;
+        let Some(what) = line.get(at..) else {
+            return Err(self.err(ErrorKind::Method, cr));
+        };
+        let status = if what.first().is_some_and(u8::is_ascii_digit) {
+            let code = match what {
+                [a, b, c, rest @ ..]
+                    if a.is_ascii_digit()
+                        && b.is_ascii_digit()
+                        && c.is_ascii_digit()
+                        && rest.first().is_none_or(|&s| s == b' ') =>
+                {
+                    StatusCode::from_digits([*a, *b, *c])
+                }
+                _ => return Err(self.err(ErrorKind::StatusCode, at)),
+            };
+            if let Some(comment) = what.get(4..) {
+                if let Some(p) = find_non_text(comment) {
+                    return Err(self.err(ErrorKind::InvalidByte, at + 4 + p));
+                }
+            }
+            Some(code)
+        } else {
+            // RFC 4975 §9: "other-method = 1*UPALPHA".
+            match what.iter().position(|b| !b.is_ascii_uppercase()) {
+                None if !what.is_empty() => None,
+                p => return Err(self.err(ErrorKind::Method, at + p.unwrap_or(0))),
+            }
+        };
+        self.start = StartLine {
+            tid_len: sp as u8,
+            end: cr as u32,
+            status,
+        };
+        Ok(())
+    }
+
+    /// `ext-header = hname ":" SP hval` (with verified erratum 1954), which every header obeys.
+    fn parse_header(&mut self, ls: usize, cr: usize) -> Result<(), ParseError> {
+        let line = &self.buf[ls..cr];
+        let Some(colon) = memchr::memchr(b':', line) else {
+            let kind = if is_hname(line) {
+                ErrorKind::HeaderSeparator
+            } else {
+                ErrorKind::HeaderName
+            };
+            return Err(self.err(
+                kind,
+                if kind == ErrorKind::HeaderName {
+                    ls
+                } else {
+                    cr
+                },
+            ));
+        };
+        let name = &line[..colon];
+        if !is_hname(name) {
+            return Err(self.err(ErrorKind::HeaderName, ls));
+        }
+        if line.get(colon + 1) != Some(&b' ') {
+            return Err(self.err(ErrorKind::HeaderSeparator, ls + colon + 1));
+        }
+        if let Some(p) = find_non_text(&line[colon + 2..]) {
+            return Err(self.err(ErrorKind::InvalidByte, ls + colon + 2 + p));
+        }
+        if self.headers.len() >= self.limits.max_headers.min(u16::MAX as usize - 1) {
+            return Err(self.err(ErrorKind::TooManyHeaders, ls));
+        }
+        let known = HeaderName::from_bytes(name).index().unwrap_or(usize::MAX);
+        self.headers.push(Slot {
+            start: ls as u32,
+            colon: (ls + colon) as u32,
+            end: cr as u32,
+            known: known.min(u8::MAX as usize) as u8,
+        });
+        Ok(())
+    }
+
+    /// `end-line = "-------" transact-id continuation-flag CRLF` right after the headers.
+    fn parse_end_line(&mut self, ls: usize, cr: usize) -> Result<Flag, ParseError> {
+        let tid_len = self.start.tid_len as usize;
+        let line = &self.buf[ls..cr];
+        if !line.starts_with(&END_LINE_LEAD[2..]) {
+            return Err(self.err(ErrorKind::HeaderName, ls));
+        }
+        let id = &line[HYPHENS..];
+        if !id.starts_with(&self.buf[5..5 + tid_len]) {
+            return Err(self.err(ErrorKind::EndLineMismatch, ls + HYPHENS));
+        }
+        match &id[tid_len..] {
+            [f] => match Flag::from_byte(*f) {
+                Some(flag) => Ok(flag),
+                None => Err(self.err(ErrorKind::EndLineSyntax, ls + HYPHENS + tid_len)),
+            },
+            // The id in the end-line is longer than the start line's: another transaction.
+            [next, ..] if Flag::from_byte(*next).is_none() => {
+                Err(self.err(ErrorKind::EndLineMismatch, ls + HYPHENS))
+            }
+            _ => Err(self.err(ErrorKind::EndLineSyntax, ls + HYPHENS + tid_len)),
+        }
+    }
+
+    /// Hands the completed head's parts over and resets the head reader.
+    fn take_head(&mut self, raw: Bytes, head_len: usize, offset: u64, has_body: bool) -> Head {
+        self.line_start = 0;
+        self.scan = 0;
+        Head {
+            raw,
+            head_len,
+            offset,
+            start: core::mem::take(&mut self.start),
+            headers: core::mem::take(&mut self.headers),
+            has_body,
+        }
+    }
+
+    /// Advances the decoder. With `streaming`, bodies that are not complete in the buffer are
+    /// handed out in pieces; without, they are buffered up to `max_body`.
+    fn step(&mut self, streaming: bool) -> Result<Option<Item>, ParseError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        loop {
+            match self.state {
+                State::Head => match self.parse_head()? {
+                    None => return Ok(None),
+                    Some(HeadEnd::NoBody {
+                        end_line_start,
+                        frame_len,
+                        flag,
+                    }) => {
+                        let offset = self.base;
+                        let raw = self.split(frame_len);
+                        let head = self.take_head(raw, end_line_start, offset, false);
+                        return Ok(Some(Item::Frame(Frame {
+                            head,
+                            body: None,
+                            flag,
+                        })));
+                    }
+                    Some(HeadEnd::Body { body_start }) => {
+                        let tid_len = self.start.tid_len as usize;
+                        let mut tid = [0u8; MAX_TID];
+                        tid[..tid_len].copy_from_slice(&self.buf[5..5 + tid_len]);
+                        self.matcher.start(&tid[..tid_len], body_start);
+                        self.state = State::Body;
+                    }
+                },
+                State::Body => {
+                    let found = self.search()?;
+                    let body_start = self.matcher.body_start;
+                    let body_len = match found {
+                        Some(end) => end.start - body_start,
+                        None => self.matcher.safe_end() - body_start,
+                    };
+                    let too_large = body_len > self.limits.max_body;
+                    match found {
+                        Some(end) if !too_large => {
+                            self.state = State::Head;
+                            self.end_line = None;
+                            let offset = self.base;
+                            let raw = self.split(end.end);
+                            let head = self.take_head(raw, body_start, offset, true);
+                            return Ok(Some(Item::Frame(Frame {
+                                head,
+                                body: Some(body_start..end.start),
+                                flag: end.flag,
+                            })));
+                        }
+                        _ if streaming => {
+                            let offset = self.base;
+                            let raw = self.split(body_start);
+                            self.matcher.shift(body_start);
+                            if let Some(end) = &mut self.end_line {
+                                end.start -= body_start;
+                                end.end -= body_start;
+                            }
+                            self.state = State::Streaming;
+                            let head = self.take_head(raw, body_start, offset, true);
+                            return Ok(Some(Item::Head(head)));
+                        }
+                        None if !too_large => return Ok(None),
+                        _ => {
+                            let at = body_start + self.limits.max_body;
+                            return Err(self.err(ErrorKind::BodyTooLarge, at));
+                        }
+                    }
+                }
+                State::Streaming => {
+                    let found = self.search()?;
+                    let safe = found.map_or(self.matcher.safe_end(), |end| end.start);
+                    if found.is_some() {
+                        self.state = State::StreamEnd;
+                    }
+                    if safe > 0 {
+                        let piece = self.split(safe);
+                        self.matcher.shift(safe);
+                        if let Some(end) = &mut self.end_line {
+                            end.start -= safe;
+                            end.end -= safe;
+                        }
+                        return Ok(Some(Item::Body(piece)));
+                    }
+                    if found.is_none() {
+                        return Ok(None);
+                    }
+                }
+                State::StreamEnd => {
+                    let end = self.end_line.take().unwrap_or(EndLine {
+                        start: 0,
+                        end: 0,
+                        flag: Flag::End,
+                    });
+                    self.discard(end.end);
+                    self.state = State::Head;
+                    return Ok(Some(Item::End(end.flag)));
+                }
+            }
+        }
+    }
+
+    /// Runs the end-line search over the new bytes, remembering a found end-line.
+    fn search(&mut self) -> Result<Option<EndLine>, ParseError> {
+        if self.end_line.is_none() {
+            let before = self.matcher.pos;
+            let result = self.matcher.run(&self.buf, &self.finder, self.base);
+            self.scanned += (self.matcher.pos - before) as u64;
+            match result {
+                Ok(found) => self.end_line = found,
+                Err(e) => {
+                    self.error = Some(e);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(self.end_line)
+    }
+}
+
+/// Methods shared by both decoders.
+macro_rules! feed_methods {
+    () => {
+        /// Appends received bytes. They are copied once into the decoder's buffer, from which
+        /// frames and body pieces are handed out without further copies.
+        pub fn push(&mut self, data: &[u8]) {
+            self.core.buf.extend_from_slice(data);
+        }
+
+        /// Lets `read` write up to `max` received bytes straight into the decoder's buffer and
+        /// keeps the number it returns; for reading from a socket without an extra copy.
+        ///
+        /// `read` must return how many bytes it wrote (at most the slice's length); the rest of
+        /// the slice is discarded. Its error is passed through.
+        pub fn fill<E>(
+            &mut self,
+            max: usize,
+            read: impl FnOnce(&mut [u8]) -> Result<usize, E>,
+        ) -> Result<usize, E> {
+            let len = self.core.buf.len();
+            self.core.buf.resize(len + max, 0);
+            let result = read(&mut self.core.buf[len..]);
+            let n = match &result {
+                Ok(n) => (*n).min(max),
+                Err(_) => 0,
+            };
+            self.core.buf.truncate(len + n);
+            result.map(|_| n)
+        }
+
+        /// Bytes received but not yet handed out.
+        pub fn buffered(&self) -> usize {
+            self.core.buf.len()
+        }
+
+        /// Whether the decoder holds part of a frame, i.e. the stream would end mid-frame if it
+        /// ended now.
+        pub fn is_mid_frame(&self) -> bool {
+            !self.core.buf.is_empty() || self.core.state != State::Head
+        }
+
+        /// Stream offset of the next byte to be handed out: the number of bytes consumed.
+        pub fn position(&self) -> u64 {
+            self.core.base
+        }
+
+        /// The framing error the stream failed with, if it did.
+        pub fn error(&self) -> Option<ParseError> {
+            self.core.error
+        }
+
+        /// How many body bytes the end-line search has examined so far. Each byte of each body,
+        /// and of its end-line, is examined once, however the stream was split into pushes.
+        pub fn scanned(&self) -> u64 {
+            self.core.scanned
+        }
+
+        /// The limits in force.
+        pub fn limits(&self) -> &Limits {
+            &self.core.limits
+        }
+    };
+}
+
+/// Decodes a byte stream into whole [`Frame`]s.
+///
+/// Push bytes in any split; [`decode`](Self::decode) returns each frame once it is complete,
+/// exactly as a one-shot parse of the stream would. Bodies are buffered up to
+/// [`Limits::max_body`]; use a [`StreamDecoder`] to receive bodies of any size.
+///
+/// ```
+/// let mut decoder = msrp_wire::Decoder::new();
+/// decoder.push(b"MSRP a786hjs2 200 OK\r\nTo-Path: msrp://a.example.com:7654/jshA7weztas;tcp\r\n");
+/// assert!(decoder.decode()?.is_none());
+/// decoder.push(b"From-Path: msrp://b.example.com:12763/kjhd37s2s20w2a;tcp\r\n-------a786hjs2$\r\n");
+/// let frame = decoder.decode()?.expect("complete");
+/// assert_eq!(frame.status_code(), Some(msrp_wire::StatusCode::OK));
+/// assert_eq!(frame.comment(), Some(&b"OK"[..]));
+/// # Ok::<(), msrp_wire::ParseError>(())
+/// ```
+#[derive(Debug)]
+pub struct Decoder {
+    core: Core,
+}
+
+impl Decoder {
+    /// A decoder with the default [`Limits`].
+    pub fn new() -> Self {
+        Self::with_limits(Limits::default())
+    }
+
+    /// A decoder with the given limits.
+    pub fn with_limits(limits: Limits) -> Self {
+        Self {
+            core: Core::new(limits),
+        }
+    }
+
+    feed_methods!();
+
+    /// The next complete frame, `None` when more bytes are needed, or the framing error that
+    /// ended the stream (returned again on every later call).
+    pub fn decode(&mut self) -> Result<Option<Frame>, ParseError> {
+        match self.core.step(false)? {
+            Some(Item::Frame(frame)) => Ok(Some(frame)),
+            // Without streaming, the core only ever yields whole frames.
+            Some(_) | None => Ok(None),
+        }
+    }
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Decodes a byte stream into heads and body pieces, in constant memory whatever the chunk
+/// size (RFC 4975 §7.1: "All MSRP nodes MUST be able to receive chunks of any size").
+///
+/// A frame whose body is complete in the buffer when its head is (and no larger than
+/// [`Limits::max_body`]) comes whole as [`Item::Frame`]; otherwise the decoder yields
+/// [`Item::Head`], then [`Item::Body`] pieces as bytes arrive (slices of the received buffer),
+/// then [`Item::End`]. Only the few bytes that could begin the end-line are held back.
+///
+/// ```
+/// use msrp_wire::{Item, StreamDecoder};
+///
+/// let mut decoder = StreamDecoder::new();
+/// decoder.push(b"MSRP dkei38sd SEND\r\nTo-Path: msrp://b.example.com:1/s;tcp\r\n\
+///     From-Path: msrp://a.example.com:2/t;tcp\r\nContent-Type: text/plain\r\n\r\nabcd");
+/// let mut body = Vec::new();
+/// while let Some(item) = decoder.decode()? {
+///     match item {
+///         Item::Head(head) => assert_eq!(head.transaction_id(), "dkei38sd"),
+///         Item::Body(piece) => body.extend_from_slice(&piece),
+///         other => panic!("unexpected {other:?}"),
+///     }
+/// }
+/// decoder.push(b"EFGH\r\n-------dkei38sd$\r\n");
+/// while let Some(item) = decoder.decode()? {
+///     match item {
+///         Item::Body(piece) => body.extend_from_slice(&piece),
+///         Item::End(flag) => assert_eq!(flag, msrp_wire::Flag::End),
+///         other => panic!("unexpected {other:?}"),
+///     }
+/// }
+/// assert_eq!(body, b"abcdEFGH");
+/// # Ok::<(), msrp_wire::ParseError>(())
+/// ```
+#[derive(Debug)]
+pub struct StreamDecoder {
+    core: Core,
+}
+
+impl StreamDecoder {
+    /// A streaming decoder with the default [`Limits`].
+    pub fn new() -> Self {
+        Self::with_limits(Limits::default())
+    }
+
+    /// A streaming decoder with the given limits.
+    pub fn with_limits(limits: Limits) -> Self {
+        Self {
+            core: Core::new(limits),
+        }
+    }
+
+    feed_methods!();
+
+    /// The next item, `None` when more bytes are needed, or the framing error that ended the
+    /// stream (returned again on every later call).
+    pub fn decode(&mut self) -> Result<Option<Item>, ParseError> {
+        self.core.step(true)
+    }
+
+    /// Whether a streamed body is in progress (an [`Item::Head`] was handed out and its
+    /// [`Item::End`] was not).
+    pub fn is_streaming(&self) -> bool {
+        matches!(self.core.state, State::Streaming | State::StreamEnd)
+    }
+}
+
+impl Default for StreamDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
