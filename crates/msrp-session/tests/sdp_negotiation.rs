@@ -4,9 +4,9 @@
 use std::fs;
 
 use msrp_session::sdp::{
-    self, Attribute, Capabilities, ConnectTarget, Direction, FileDescription, FileRange, FileSelector,
-    FileType, Fingerprint, FormatEntry, Media, MsrpMedia, NegotiationError, Origin, Path, Protocol, Role,
-    SessionDescription, Setup, SetupPreference,
+    self, Attribute, Capabilities, ConnectTarget, Direction, FileDescription, FileRange,
+    FileSelector, FileType, Fingerprint, FormatEntry, Media, MsrpMedia, NegotiationError, Origin,
+    Path, Protocol, Role, SessionDescription, Setup, SetupPreference,
 };
 
 const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../vectors");
@@ -49,7 +49,11 @@ fn media(sd: &SessionDescription) -> &MsrpMedia {
 }
 
 fn target(host: &str, port: u16, from_media_line: bool) -> Option<ConnectTarget> {
-    Some(ConnectTarget { host: host.into(), port, from_media_line })
+    Some(ConnectTarget {
+        host: host.into(),
+        port,
+        from_media_line,
+    })
 }
 
 fn with_setup(mut caps: Capabilities, setup: SetupPreference) -> Capabilities {
@@ -63,18 +67,32 @@ fn with_setup(mut caps: Capabilities, setup: SetupPreference) -> Capabilities {
 
 fn rfc4975_alice() -> Capabilities {
     with_setup(
-        caps("msrp://alice.example.com:7394/2s93i93idj;tcp", "message/cpim text/plain text/html"),
+        caps(
+            "msrp://alice.example.com:7394/2s93i93idj;tcp",
+            "message/cpim text/plain text/html",
+        ),
         SetupPreference::Rfc4975,
     )
 }
 
 fn rfc4975_bob() -> Capabilities {
-    with_setup(caps("msrp://bob.example.com:8493/si438dsaodes;tcp", "message/cpim text/plain"), SetupPreference::Rfc4975)
+    with_setup(
+        caps(
+            "msrp://bob.example.com:8493/si438dsaodes;tcp",
+            "message/cpim text/plain",
+        ),
+        SetupPreference::Rfc4975,
+    )
 }
 
 #[test]
 fn rfc4975_8_7_offer_is_reproduced() {
-    let mut offer = rfc4975_alice().create_offer(origin("usera", "2890844526", 2890844527, "alice.example.com"));
+    let mut offer = rfc4975_alice().create_offer(origin(
+        "usera",
+        "2890844526",
+        2890844527,
+        "alice.example.com",
+    ));
     offer.session_name = Some(" -".into());
     assert_eq!(offer.to_string(), vector_text("rfc4975-8.7-offer.sdp"));
 }
@@ -82,8 +100,12 @@ fn rfc4975_8_7_offer_is_reproduced() {
 #[test]
 fn rfc4975_8_7_answer_is_reproduced() {
     let offer = vector("rfc4975-8.7-offer.sdp");
-    let (mut answer, bob) =
-        rfc4975_bob().create_answer(&offer, origin("userb", "2890844530", 2890844532, "bob.example.com")).unwrap();
+    let (mut answer, bob) = rfc4975_bob()
+        .create_answer(
+            &offer,
+            origin("userb", "2890844530", 2890844532, "bob.example.com"),
+        )
+        .unwrap();
     answer.session_name = Some(" -".into());
     assert_eq!(answer.to_string(), vector_text("rfc4975-8.7-answer.sdp"));
 
@@ -91,8 +113,14 @@ fn rfc4975_8_7_answer_is_reproduced() {
     // peer."
     assert_eq!(bob.role, Role::Passive);
     assert_eq!(bob.connect_to, None);
-    assert_eq!(bob.to_path().to_string(), "msrp://alice.example.com:7394/2s93i93idj;tcp");
-    assert_eq!(bob.from_path().to_string(), "msrp://bob.example.com:8493/si438dsaodes;tcp");
+    assert_eq!(
+        bob.to_path().to_string(),
+        "msrp://alice.example.com:7394/2s93i93idj;tcp"
+    );
+    assert_eq!(
+        bob.from_path().to_string(),
+        "msrp://bob.example.com:8493/si438dsaodes;tcp"
+    );
     assert!(bob.peer_accepts("text/html"));
     assert!(!bob.is_tls());
     assert!(!bob.cema);
@@ -102,7 +130,9 @@ fn rfc4975_8_7_answer_is_reproduced() {
 
 #[test]
 fn rfc4975_8_7_offerer_processes_the_answer() {
-    let alice = rfc4975_alice().handle_answer(&vector("rfc4975-8.7-answer.sdp")).unwrap();
+    let alice = rfc4975_alice()
+        .handle_answer(&vector("rfc4975-8.7-answer.sdp"))
+        .unwrap();
     assert_eq!(alice.role, Role::Active);
     assert!(alice.is_active());
     assert_eq!(alice.connect_to, target("bob.example.com", 8493, false));
@@ -119,8 +149,20 @@ fn rfc4975_8_7_offerer_processes_the_answer() {
     assert!(!alice.peer_accepts("garbage"));
     assert!(alice.accepts("text/html"));
     assert_eq!(alice.peer_max_size, None);
-    assert!(alice.is_local_uri(&"MSRP://Alice.Example.com:7394/2s93i93idj;TCP".parse().unwrap()));
-    assert!(alice.is_peer_uri(&"msrp://bob.example.com:8493/si438dsaodes;tcp".parse().unwrap()));
+    assert!(
+        alice.is_local_uri(
+            &"MSRP://Alice.Example.com:7394/2s93i93idj;TCP"
+                .parse()
+                .unwrap()
+        )
+    );
+    assert!(
+        alice.is_peer_uri(
+            &"msrp://bob.example.com:8493/si438dsaodes;tcp"
+                .parse()
+                .unwrap()
+        )
+    );
     assert!(!alice.is_peer_uri(&"msrp://bob.example.com:8493/other;tcp".parse().unwrap()));
 }
 
@@ -143,7 +185,11 @@ fn rfc4975_other_examples_negotiate() {
         let bob = with_setup(caps(answerer_path, "text/plain"), SetupPreference::Rfc4975);
         let (generated, negotiated) = bob.answer_media(&vector(offer), 0).unwrap();
         let printed = vector(answer);
-        assert_eq!(&generated.attributes, &media(&printed).attributes, "{answer}");
+        assert_eq!(
+            &generated.attributes,
+            &media(&printed).attributes,
+            "{answer}"
+        );
         assert_eq!(generated.port, media(&printed).port, "{answer}");
         assert_eq!(negotiated.role, Role::Passive);
 
@@ -158,12 +204,18 @@ fn rfc4975_other_examples_negotiate() {
 // RFC 6135: a=setup roles.
 // ---------------------------------------------------------------------------------------------
 
-const PREFERENCES: [SetupPreference; 3] = [SetupPreference::Rfc4975, SetupPreference::ActPass, SetupPreference::Active];
+const PREFERENCES: [SetupPreference; 3] = [
+    SetupPreference::Rfc4975,
+    SetupPreference::ActPass,
+    SetupPreference::Active,
+];
 
 #[test]
 fn rfc6135_every_pair_of_preferences() {
     // (offerer, answerer) => (offer a=setup, answer a=setup, offerer's role)
-    let expected = |o: SetupPreference, a: SetupPreference| -> Result<(Option<Setup>, Option<Setup>, Role), NegotiationError> {
+    let expected = |o: SetupPreference,
+                    a: SetupPreference|
+     -> Result<(Option<Setup>, Option<Setup>, Role), NegotiationError> {
         use SetupPreference::*;
         Ok(match (o, a) {
             (Rfc4975, Rfc4975) => (None, None, Role::Active),
@@ -177,10 +229,15 @@ fn rfc6135_every_pair_of_preferences() {
     };
     for o in PREFERENCES {
         for a in PREFERENCES {
-            let offerer = with_setup(caps("msrp://alice.example.com:7394/s1;tcp", "text/plain"), o);
+            let offerer = with_setup(
+                caps("msrp://alice.example.com:7394/s1;tcp", "text/plain"),
+                o,
+            );
             let answerer = with_setup(caps("msrp://bob.example.com:8493/s2;tcp", "text/plain"), a);
             let offer = offerer.create_offer(origin("a", "1", 1, "alice.example.com"));
-            let (answer, theirs) = answerer.create_answer(&offer, origin("b", "2", 1, "bob.example.com")).unwrap();
+            let (answer, theirs) = answerer
+                .create_answer(&offer, origin("b", "2", 1, "bob.example.com"))
+                .unwrap();
             let ours = offerer.handle_answer(&answer).unwrap();
             let (offer_setup, answer_setup, role) = expected(o, a).unwrap();
             assert_eq!(media(&offer).setup(), offer_setup, "{o:?}/{a:?}");
@@ -188,15 +245,27 @@ fn rfc6135_every_pair_of_preferences() {
             assert_eq!(ours.role, role, "{o:?}/{a:?}");
             // Exactly one side connects, and it connects to the other's path.
             assert_ne!(ours.role, theirs.role, "{o:?}/{a:?}");
-            let (active, passive_path) = if ours.is_active() { (&ours, "bob") } else { (&theirs, "alice") };
-            assert_eq!(active.connect_to.as_ref().unwrap().host, format!("{passive_path}.example.com"));
-            assert_eq!(if ours.is_active() { &theirs } else { &ours }.connect_to, None);
+            let (active, passive_path) = if ours.is_active() {
+                (&ours, "bob")
+            } else {
+                (&theirs, "alice")
+            };
+            assert_eq!(
+                active.connect_to.as_ref().unwrap().host,
+                format!("{passive_path}.example.com")
+            );
+            assert_eq!(
+                if ours.is_active() { &theirs } else { &ours }.connect_to,
+                None
+            );
         }
     }
 }
 
 fn offer_with_setup(setup: Option<&str>) -> SessionDescription {
-    let line = setup.map(|s| format!("a=setup:{s}\r\n")).unwrap_or_default();
+    let line = setup
+        .map(|s| format!("a=setup:{s}\r\n"))
+        .unwrap_or_default();
     parse(&format!(
         "c=IN IP4 alice.example.com\r\nm=message 7394 TCP/MSRP *\r\na=accept-types:text/plain\r\n\
          a=path:msrp://alice.example.com:7394/s1;tcp\r\n{line}"
@@ -206,28 +275,93 @@ fn offer_with_setup(setup: Option<&str>) -> SessionDescription {
 #[test]
 fn rfc6135_answerer_against_every_offered_value() {
     // (offered a=setup, answerer preference) => answer a=setup and the answerer's role.
-    let cases: &[(Option<&str>, SetupPreference, Result<(Option<Setup>, Role), NegotiationError>)] = &[
+    let cases: &[(
+        Option<&str>,
+        SetupPreference,
+        Result<(Option<Setup>, Role), NegotiationError>,
+    )] = &[
         (None, SetupPreference::Rfc4975, Ok((None, Role::Passive))),
-        (None, SetupPreference::ActPass, Ok((Some(Setup::Passive), Role::Passive))),
-        (None, SetupPreference::Active, Ok((Some(Setup::Passive), Role::Passive))),
-        (Some("actpass"), SetupPreference::Rfc4975, Ok((None, Role::Passive))),
-        (Some("actpass"), SetupPreference::ActPass, Ok((Some(Setup::Passive), Role::Passive))),
-        (Some("actpass"), SetupPreference::Active, Ok((Some(Setup::Active), Role::Active))),
-        (Some("active"), SetupPreference::Rfc4975, Ok((None, Role::Passive))),
-        (Some("active"), SetupPreference::ActPass, Ok((Some(Setup::Passive), Role::Passive))),
-        (Some("active"), SetupPreference::Active, Ok((Some(Setup::Passive), Role::Passive))),
+        (
+            None,
+            SetupPreference::ActPass,
+            Ok((Some(Setup::Passive), Role::Passive)),
+        ),
+        (
+            None,
+            SetupPreference::Active,
+            Ok((Some(Setup::Passive), Role::Passive)),
+        ),
+        (
+            Some("actpass"),
+            SetupPreference::Rfc4975,
+            Ok((None, Role::Passive)),
+        ),
+        (
+            Some("actpass"),
+            SetupPreference::ActPass,
+            Ok((Some(Setup::Passive), Role::Passive)),
+        ),
+        (
+            Some("actpass"),
+            SetupPreference::Active,
+            Ok((Some(Setup::Active), Role::Active)),
+        ),
+        (
+            Some("active"),
+            SetupPreference::Rfc4975,
+            Ok((None, Role::Passive)),
+        ),
+        (
+            Some("active"),
+            SetupPreference::ActPass,
+            Ok((Some(Setup::Passive), Role::Passive)),
+        ),
+        (
+            Some("active"),
+            SetupPreference::Active,
+            Ok((Some(Setup::Passive), Role::Passive)),
+        ),
         // RFC 6135 forbids "passive" in offers, but RFC 4145 defines the answer to it.
-        (Some("passive"), SetupPreference::Rfc4975, Err(NegotiationError::SetupConflict)),
-        (Some("passive"), SetupPreference::ActPass, Ok((Some(Setup::Active), Role::Active))),
-        (Some("passive"), SetupPreference::Active, Ok((Some(Setup::Active), Role::Active))),
+        (
+            Some("passive"),
+            SetupPreference::Rfc4975,
+            Err(NegotiationError::SetupConflict),
+        ),
+        (
+            Some("passive"),
+            SetupPreference::ActPass,
+            Ok((Some(Setup::Active), Role::Active)),
+        ),
+        (
+            Some("passive"),
+            SetupPreference::Active,
+            Ok((Some(Setup::Active), Role::Active)),
+        ),
         // RFC 6135 §4.2.1: "holdconn" is ignored, as if there were no a=setup.
-        (Some("holdconn"), SetupPreference::Rfc4975, Ok((None, Role::Passive))),
-        (Some("holdconn"), SetupPreference::ActPass, Ok((Some(Setup::Passive), Role::Passive))),
-        (Some("holdconn"), SetupPreference::Active, Ok((Some(Setup::Passive), Role::Passive))),
+        (
+            Some("holdconn"),
+            SetupPreference::Rfc4975,
+            Ok((None, Role::Passive)),
+        ),
+        (
+            Some("holdconn"),
+            SetupPreference::ActPass,
+            Ok((Some(Setup::Passive), Role::Passive)),
+        ),
+        (
+            Some("holdconn"),
+            SetupPreference::Active,
+            Ok((Some(Setup::Passive), Role::Passive)),
+        ),
     ];
     for (offered, preference, expected) in cases {
-        let bob = with_setup(caps("msrp://bob.example.com:8493/s2;tcp", "text/plain"), *preference);
-        let got = bob.answer_media(&offer_with_setup(*offered), 0).map(|(m, n)| (m.setup(), n.role));
+        let bob = with_setup(
+            caps("msrp://bob.example.com:8493/s2;tcp", "text/plain"),
+            *preference,
+        );
+        let got = bob
+            .answer_media(&offer_with_setup(*offered), 0)
+            .map(|(m, n)| (m.setup(), n.role));
         assert_eq!(&got, expected, "{offered:?}/{preference:?}");
         if let Ok((_, Role::Active)) = got {
             let (_, n) = bob.answer_media(&offer_with_setup(*offered), 0).unwrap();
@@ -259,8 +393,13 @@ fn rfc6135_offerer_against_every_answered_value() {
         (Rfc4975, "actpass", Err(NegotiationError::InvalidSetup)),
     ];
     for (preference, answered, expected) in cases {
-        let alice = with_setup(caps("msrp://alice.example.com:7394/s1;tcp", "text/plain"), *preference);
-        let got = alice.handle_answer(&answer_with_setup(answered)).map(|n| n.role);
+        let alice = with_setup(
+            caps("msrp://alice.example.com:7394/s1;tcp", "text/plain"),
+            *preference,
+        );
+        let got = alice
+            .handle_answer(&answer_with_setup(answered))
+            .map(|n| n.role);
         assert_eq!(&got, expected, "{preference:?}/{answered}");
     }
 }
@@ -268,19 +407,35 @@ fn rfc6135_offerer_against_every_answered_value() {
 #[test]
 fn rfc6135_a_connection_is_ignored() {
     let offer = parse(&(vector_text("rfc4975-8.7-offer.sdp") + "a=connection:existing\r\n"));
-    assert!(media(&offer).attributes.contains(&Attribute::Connection(sdp::TcpConnection::Existing)));
-    assert_eq!(rfc4975_bob().create_answer(&offer, origin("b", "1", 1, "b")).unwrap().1.role, Role::Passive);
+    assert!(
+        media(&offer)
+            .attributes
+            .contains(&Attribute::Connection(sdp::TcpConnection::Existing))
+    );
+    assert_eq!(
+        rfc4975_bob()
+            .create_answer(&offer, origin("b", "1", 1, "b"))
+            .unwrap()
+            .1
+            .role,
+        Role::Passive
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
 // RFC 5547: push and pull.
 // ---------------------------------------------------------------------------------------------
 
-const PICTURE_SHA1: [u8; 20] =
-    [0x72, 0x24, 0x5F, 0xE8, 0x65, 0x3D, 0xDA, 0xF3, 0x71, 0x36, 0x2F, 0x86, 0xD4, 0x71, 0x91, 0x3E, 0xE4, 0xA2, 0xCE, 0x2E];
+const PICTURE_SHA1: [u8; 20] = [
+    0x72, 0x24, 0x5F, 0xE8, 0x65, 0x3D, 0xDA, 0xF3, 0x71, 0x36, 0x2F, 0x86, 0xD4, 0x71, 0x91, 0x3E,
+    0xE4, 0xA2, 0xCE, 0x2E,
+];
 
 fn picture_hash() -> sdp::FileHash {
-    sdp::FileHash { algorithm: "sha-1".into(), value: PICTURE_SHA1.to_vec() }
+    sdp::FileHash {
+        algorithm: "sha-1".into(),
+        value: PICTURE_SHA1.to_vec(),
+    }
 }
 
 fn file_caps(path_text: &str, direction: Direction, file: Option<FileDescription>) -> Capabilities {
@@ -300,19 +455,31 @@ fn pushed_picture() -> FileDescription {
     };
     let mut file = FileDescription::new(selector, "Q6LMoGymJdh0IKIgD6wD0jkcfgva4xvE");
     file.disposition = Some("render".into());
-    file.date = Some(sdp::FileDate { creation: Some("Mon, 15 May 2006 15:01:31 +0300".into()), ..Default::default() });
+    file.date = Some(sdp::FileDate {
+        creation: Some("Mon, 15 May 2006 15:01:31 +0300".into()),
+        ..Default::default()
+    });
     file.icon = Some("cid:id2@alicepc.example.com".into());
     file
 }
 
 #[test]
 fn rfc5547_push_offer_is_reproduced() {
-    let mut alice = Capabilities::push_file(path("msrp://alicepc.example.com:7654/jshA7we;tcp"), pushed_picture()).unwrap();
+    let mut alice = Capabilities::push_file(
+        path("msrp://alicepc.example.com:7654/jshA7we;tcp"),
+        pushed_picture(),
+    )
+    .unwrap();
     alice.setup = SetupPreference::Rfc4975;
     alice.accept_types = vec![FormatEntry::media("message", "cpim")];
     alice.accept_wrapped_types = vec![FormatEntry::Any];
     alice.title = Some("This is my latest picture".into());
-    let mut offer = alice.create_offer(origin("alice", "2890844526", 2890844526, "alicepc.example.com"));
+    let mut offer = alice.create_offer(origin(
+        "alice",
+        "2890844526",
+        2890844526,
+        "alicepc.example.com",
+    ));
     offer.session_name = Some(String::new());
     assert_eq!(offer.to_string(), vector_text("rfc5547-9.1-f1-offer.sdp"));
 }
@@ -320,10 +487,18 @@ fn rfc5547_push_offer_is_reproduced() {
 #[test]
 fn rfc5547_push_answer_is_reproduced() {
     // The answerer is the file receiver: RFC 5547 §8.3.1.
-    let bob = file_caps("msrp://bobpc.example.com:8888/9di4ea;tcp", Direction::SendRecv, None);
+    let bob = file_caps(
+        "msrp://bobpc.example.com:8888/9di4ea;tcp",
+        Direction::SendRecv,
+        None,
+    );
     let offer = vector("rfc5547-9.1-f1-offer.sdp");
-    let (mut answer, negotiated) =
-        bob.create_answer(&offer, origin("bob", "2890844656", 2890844656, "bobpc.example.com")).unwrap();
+    let (mut answer, negotiated) = bob
+        .create_answer(
+            &offer,
+            origin("bob", "2890844656", 2890844656, "bobpc.example.com"),
+        )
+        .unwrap();
     answer.session_name = Some(String::new());
     assert_eq!(answer.to_string(), vector_text("rfc5547-9.1-f2-answer.sdp"));
 
@@ -333,7 +508,10 @@ fn rfc5547_push_answer_is_reproduced() {
     assert!(!file.is_sender);
     assert_eq!(file.description, media(&offer).file_description().unwrap());
     assert_eq!(file.description.selector.size, Some(4092));
-    assert_eq!(file.description.icon.as_deref(), Some("cid:id2@alicepc.example.com"));
+    assert_eq!(
+        file.description.icon.as_deref(),
+        Some("cid:id2@alicepc.example.com")
+    );
     // RFC 5547 §8.3.1: the receiver "MUST NOT include 'file-icon', 'file-disposition', or
     // 'file-date' attributes in the SDP answer."
     assert!(media(&answer).file_icon().is_none() && media(&answer).file_disposition().is_none());
@@ -341,8 +519,14 @@ fn rfc5547_push_answer_is_reproduced() {
 
 #[test]
 fn rfc5547_push_offerer_processes_the_answer() {
-    let alice = file_caps("msrp://alicepc.example.com:7654/jshA7we;tcp", Direction::SendOnly, Some(pushed_picture()));
-    let negotiated = alice.handle_answer(&vector("rfc5547-9.1-f2-answer.sdp")).unwrap();
+    let alice = file_caps(
+        "msrp://alicepc.example.com:7654/jshA7we;tcp",
+        Direction::SendOnly,
+        Some(pushed_picture()),
+    );
+    let negotiated = alice
+        .handle_answer(&vector("rfc5547-9.1-f2-answer.sdp"))
+        .unwrap();
     assert_eq!(negotiated.direction, Direction::SendOnly);
     assert_eq!(negotiated.role, Role::Active);
     assert!(negotiated.peer_accepts("message/cpim"));
@@ -355,14 +539,26 @@ fn rfc5547_push_offerer_processes_the_answer() {
 }
 
 fn pulled_picture() -> FileDescription {
-    let selector = FileSelector { hashes: vec![picture_hash()], ..Default::default() };
+    let selector = FileSelector {
+        hashes: vec![picture_hash()],
+        ..Default::default()
+    };
     FileDescription::new(selector, "aCQYuBRVoUPGVsFZkCK98vzcX2FXDIk2")
 }
 
 #[test]
 fn rfc5547_pull_offer_and_answer_are_reproduced() {
-    let alice = file_caps("msrp://alicepc.example.com:7654/jshA7we;tcp", Direction::RecvOnly, Some(pulled_picture()));
-    let mut offer = alice.create_offer(origin("alice", "2890844526", 2890844526, "alicepc.example.com"));
+    let alice = file_caps(
+        "msrp://alicepc.example.com:7654/jshA7we;tcp",
+        Direction::RecvOnly,
+        Some(pulled_picture()),
+    );
+    let mut offer = alice.create_offer(origin(
+        "alice",
+        "2890844526",
+        2890844526,
+        "alicepc.example.com",
+    ));
     offer.session_name = Some(String::new());
     assert_eq!(offer.to_string(), vector_text("rfc5547-9.2-f1-offer.sdp"));
 
@@ -377,16 +573,26 @@ fn rfc5547_pull_offer_and_answer_are_reproduced() {
     let bob = file_caps(
         "msrp://bobpc.example.com:8888/9di4ea;tcp",
         Direction::SendRecv,
-        Some(FileDescription::new(selector.clone(), "this id is replaced by the offer's")),
+        Some(FileDescription::new(
+            selector.clone(),
+            "this id is replaced by the offer's",
+        )),
     );
-    let (mut answer, bobs) =
-        bob.create_answer(&offer, origin("bob", "2890844656", 2890855439, "bobpc.example.com")).unwrap();
+    let (mut answer, bobs) = bob
+        .create_answer(
+            &offer,
+            origin("bob", "2890844656", 2890855439, "bobpc.example.com"),
+        )
+        .unwrap();
     answer.session_name = Some(String::new());
     assert_eq!(answer.to_string(), vector_text("rfc5547-9.2-f2-answer.sdp"));
     assert_eq!(bobs.direction, Direction::SendOnly);
     let file = bobs.file.unwrap();
     assert!(file.is_sender);
-    assert_eq!(file.description.transfer_id, "aCQYuBRVoUPGVsFZkCK98vzcX2FXDIk2");
+    assert_eq!(
+        file.description.transfer_id,
+        "aCQYuBRVoUPGVsFZkCK98vzcX2FXDIk2"
+    );
 
     let alices = alice.handle_answer(&answer).unwrap();
     assert_eq!(alices.direction, Direction::RecvOnly);
@@ -399,64 +605,147 @@ fn rfc5547_pull_offer_and_answer_are_reproduced() {
 #[test]
 fn rfc5547_reoffer_and_reanswer() {
     // RFC 5547 §9.2 F6/F7: Alice reuses the m-line to push a second file; Bob receives it.
-    let bob = file_caps("msrp://bobpc.example.com:8888/eh10dsk;tcp", Direction::SendRecv, None);
-    let (answer, negotiated) = bob.answer_media(&vector("rfc5547-9.2-f6-reoffer.sdp"), 0).unwrap();
+    let bob = file_caps(
+        "msrp://bobpc.example.com:8888/eh10dsk;tcp",
+        Direction::SendRecv,
+        None,
+    );
+    let (answer, negotiated) = bob
+        .answer_media(&vector("rfc5547-9.2-f6-reoffer.sdp"), 0)
+        .unwrap();
     let printed = vector("rfc5547-9.2-f7-reanswer.sdp");
     // The printed re-answer also carries a=file-disposition, which RFC 5547 §8.3.1 forbids in an
     // answer from the receiver; everything else is what this module generates.
-    let expected: Vec<_> =
-        media(&printed).attributes.iter().filter(|a| !matches!(a, Attribute::FileDisposition(_))).cloned().collect();
+    let expected: Vec<_> = media(&printed)
+        .attributes
+        .iter()
+        .filter(|a| !matches!(a, Attribute::FileDisposition(_)))
+        .cloned()
+        .collect();
     assert_eq!(answer.attributes, expected);
-    assert_eq!(negotiated.file.unwrap().description.selector.name.as_deref(), Some("sunset.jpg"));
+    assert_eq!(
+        negotiated
+            .file
+            .unwrap()
+            .description
+            .selector
+            .name
+            .as_deref(),
+        Some("sunset.jpg")
+    );
 }
 
 #[test]
 fn rfc5547_file_range_is_echoed() {
     let mut file = pushed_picture();
-    file.range = Some(FileRange { start: 1025, stop: None });
-    let alice = file_caps("msrp://alicepc.example.com:7654/jshA7we;tcp", Direction::SendOnly, Some(file));
+    file.range = Some(FileRange {
+        start: 1025,
+        stop: None,
+    });
+    let alice = file_caps(
+        "msrp://alicepc.example.com:7654/jshA7we;tcp",
+        Direction::SendOnly,
+        Some(file),
+    );
     let offer = alice.create_offer(origin("a", "1", 1, "alicepc.example.com"));
-    assert_eq!(media(&offer).file_range(), Some(FileRange { start: 1025, stop: None }));
-    let bob = file_caps("msrp://bobpc.example.com:8888/9di4ea;tcp", Direction::SendRecv, None);
-    let (answer, theirs) = bob.create_answer(&offer, origin("b", "2", 1, "bobpc.example.com")).unwrap();
+    assert_eq!(
+        media(&offer).file_range(),
+        Some(FileRange {
+            start: 1025,
+            stop: None
+        })
+    );
+    let bob = file_caps(
+        "msrp://bobpc.example.com:8888/9di4ea;tcp",
+        Direction::SendRecv,
+        None,
+    );
+    let (answer, theirs) = bob
+        .create_answer(&offer, origin("b", "2", 1, "bobpc.example.com"))
+        .unwrap();
     // RFC 5547 §8.3.1: the receiver "MUST include a 'file-range' attribute in the SDP answer with
     // the same range of values".
-    assert_eq!(media(&answer).file_range(), Some(FileRange { start: 1025, stop: None }));
-    assert_eq!(theirs.file.unwrap().description.range, Some(FileRange { start: 1025, stop: None }));
+    assert_eq!(
+        media(&answer).file_range(),
+        Some(FileRange {
+            start: 1025,
+            stop: None
+        })
+    );
+    assert_eq!(
+        theirs.file.unwrap().description.range,
+        Some(FileRange {
+            start: 1025,
+            stop: None
+        })
+    );
     assert!(alice.handle_answer(&answer).is_ok());
 }
 
 #[test]
 fn rfc5547_errors() {
-    let bob = file_caps("msrp://bobpc.example.com:8888/9di4ea;tcp", Direction::SendRecv, None);
+    let bob = file_caps(
+        "msrp://bobpc.example.com:8888/9di4ea;tcp",
+        Direction::SendRecv,
+        None,
+    );
     let offer_text = vector_text("rfc5547-9.1-f1-offer.sdp");
 
     // A pull without a local file to send.
     let pull = vector("rfc5547-9.2-f1-offer.sdp");
-    assert_eq!(bob.create_answer(&pull, origin("b", "1", 1, "b")).unwrap_err(), NegotiationError::NoLocalFile);
+    assert_eq!(
+        bob.create_answer(&pull, origin("b", "1", 1, "b"))
+            .unwrap_err(),
+        NegotiationError::NoLocalFile
+    );
 
     // A file offer without a=file-transfer-id.
-    let no_id: String = offer_text.lines().filter(|l| !l.starts_with("a=file-transfer-id")).map(|l| format!("{l}\r\n")).collect();
-    assert_eq!(bob.answer_media(&parse(&no_id), 0).unwrap_err(), NegotiationError::MissingFileTransferId);
+    let no_id: String = offer_text
+        .lines()
+        .filter(|l| !l.starts_with("a=file-transfer-id"))
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    assert_eq!(
+        bob.answer_media(&parse(&no_id), 0).unwrap_err(),
+        NegotiationError::MissingFileTransferId
+    );
 
     // A file offer that is neither sendonly nor recvonly.
     let sendrecv = offer_text.replace("a=sendonly", "a=sendrecv");
-    assert_eq!(bob.answer_media(&parse(&sendrecv), 0).unwrap_err(), NegotiationError::InvalidFileDirection);
+    assert_eq!(
+        bob.answer_media(&parse(&sendrecv), 0).unwrap_err(),
+        NegotiationError::InvalidFileDirection
+    );
 
     // An answer that does not copy the file-transfer-id.
-    let alice = file_caps("msrp://alicepc.example.com:7654/jshA7we;tcp", Direction::SendOnly, Some(pushed_picture()));
-    let changed = vector_text("rfc5547-9.1-f2-answer.sdp").replace("Q6LMoGymJdh0IKIgD6wD0jkcfgva4xvE", "other");
-    assert_eq!(alice.handle_answer(&parse(&changed)).unwrap_err(), NegotiationError::FileTransferIdMismatch);
+    let alice = file_caps(
+        "msrp://alicepc.example.com:7654/jshA7we;tcp",
+        Direction::SendOnly,
+        Some(pushed_picture()),
+    );
+    let changed = vector_text("rfc5547-9.1-f2-answer.sdp")
+        .replace("Q6LMoGymJdh0IKIgD6wD0jkcfgva4xvE", "other");
+    assert_eq!(
+        alice.handle_answer(&parse(&changed)).unwrap_err(),
+        NegotiationError::FileTransferIdMismatch
+    );
     let missing: String = vector_text("rfc5547-9.1-f2-answer.sdp")
         .lines()
         .filter(|l| !l.starts_with("a=file-transfer-id"))
         .map(|l| format!("{l}\r\n"))
         .collect();
-    assert_eq!(alice.handle_answer(&parse(&missing)).unwrap_err(), NegotiationError::MissingFileTransferId);
+    assert_eq!(
+        alice.handle_answer(&parse(&missing)).unwrap_err(),
+        NegotiationError::MissingFileTransferId
+    );
 
     // A capability description (RFC 5547 §9.3) cannot be answered: its port is 0.
     assert_eq!(
-        bob.create_answer(&vector("rfc5547-9.3-capability.sdp"), origin("b", "1", 1, "b")).unwrap_err(),
+        bob.create_answer(
+            &vector("rfc5547-9.3-capability.sdp"),
+            origin("b", "1", 1, "b")
+        )
+        .unwrap_err(),
         NegotiationError::PortZero
     );
 }
@@ -464,7 +753,9 @@ fn rfc5547_errors() {
 #[test]
 fn rfc5547_rejection_mirrors_the_file_attributes() {
     let offer = vector("rfc5547-9.1-f1-offer.sdp");
-    let Media::Msrp(rejected) = offer.media[0].rejected() else { panic!("msrp") };
+    let Media::Msrp(rejected) = offer.media[0].rejected() else {
+        panic!("msrp")
+    };
     assert_eq!(rejected.port, 0);
     assert_eq!(rejected.protocol, Protocol::Tcp);
     assert_eq!(
@@ -504,7 +795,9 @@ fn rfc6714_both_endpoints_use_the_media_line() {
     assert_eq!(media(&offer).setup(), Some(Setup::Actpass));
     anchor(&mut offer, "203.0.113.1", 40000);
 
-    let (mut answer, bobs) = bob.create_answer(&offer, origin("b", "2", 1, "198.51.100.20")).unwrap();
+    let (mut answer, bobs) = bob
+        .create_answer(&offer, origin("b", "2", 1, "198.51.100.20"))
+        .unwrap();
     assert!(media(&answer).has_msrp_cema());
     assert!(bobs.cema);
     assert_eq!(bobs.role, Role::Passive);
@@ -516,7 +809,10 @@ fn rfc6714_both_endpoints_use_the_media_line() {
     // RFC 6714 §4.2: the offerer "MUST use the SDP c/m-line for establishing the MSRP TCP
     // connection". The To-Path is still the peer's a=path.
     assert_eq!(alices.connect_to, target("203.0.113.2", 50000, true));
-    assert_eq!(alices.to_path().to_string(), "msrp://198.51.100.20:8493/s2;tcp");
+    assert_eq!(
+        alices.to_path().to_string(),
+        "msrp://198.51.100.20:8493/s2;tcp"
+    );
 }
 
 #[test]
@@ -525,7 +821,9 @@ fn rfc6714_active_answerer_uses_the_offer_media_line() {
     let bob = cema_caps("msrp://198.51.100.20:8493/s2;tcp", SetupPreference::Active);
     let mut offer = alice.create_offer(origin("a", "1", 1, "192.0.2.10"));
     anchor(&mut offer, "203.0.113.1", 40000);
-    let (answer, bobs) = bob.create_answer(&offer, origin("b", "2", 1, "198.51.100.20")).unwrap();
+    let (answer, bobs) = bob
+        .create_answer(&offer, origin("b", "2", 1, "198.51.100.20"))
+        .unwrap();
     assert_eq!(media(&answer).setup(), Some(Setup::Active));
     // RFC 6714 §4.3: the active answerer "MUST use the received SDP c/m-line".
     assert_eq!(bobs.connect_to, target("203.0.113.1", 40000, true));
@@ -534,22 +832,35 @@ fn rfc6714_active_answerer_uses_the_offer_media_line() {
 
 #[test]
 fn rfc6714_offer_rewritten_without_cema_is_rejected() {
-    let alice = with_setup(caps("msrp://192.0.2.10:7394/s1;tcp", "text/plain"), SetupPreference::ActPass);
+    let alice = with_setup(
+        caps("msrp://192.0.2.10:7394/s1;tcp", "text/plain"),
+        SetupPreference::ActPass,
+    );
     let bob = cema_caps("msrp://198.51.100.20:8493/s2;tcp", SetupPreference::ActPass);
     let mut offer = alice.create_offer(origin("a", "1", 1, "192.0.2.10"));
     // Untouched, the offer is answered without CEMA.
-    let (answer, bobs) = bob.create_answer(&offer, origin("b", "2", 1, "198.51.100.20")).unwrap();
+    let (answer, bobs) = bob
+        .create_answer(&offer, origin("b", "2", 1, "198.51.100.20"))
+        .unwrap();
     assert!(!media(&answer).has_msrp_cema());
     assert!(!bobs.cema);
     // Rewritten by a middlebox that does not know CEMA, it must be rejected (RFC 6714 §4.3).
     anchor(&mut offer, "203.0.113.1", 40000);
     assert_eq!(
-        bob.create_answer(&offer, origin("b", "2", 1, "198.51.100.20")).unwrap_err(),
+        bob.create_answer(&offer, origin("b", "2", 1, "198.51.100.20"))
+            .unwrap_err(),
         NegotiationError::MiddleboxWithoutCema
     );
     // A non-CEMA answerer does not look.
-    let plain = with_setup(caps("msrp://198.51.100.20:8493/s2;tcp", "text/plain"), SetupPreference::ActPass);
-    assert!(plain.create_answer(&offer, origin("b", "2", 1, "198.51.100.20")).is_ok());
+    let plain = with_setup(
+        caps("msrp://198.51.100.20:8493/s2;tcp", "text/plain"),
+        SetupPreference::ActPass,
+    );
+    assert!(
+        plain
+            .create_answer(&offer, origin("b", "2", 1, "198.51.100.20"))
+            .is_ok()
+    );
 }
 
 #[test]
@@ -559,15 +870,28 @@ fn rfc6714_offerer_falls_back() {
 
     // An answerer without CEMA whose c/m-line was rewritten and that wants to connect: criterion
     // 1 of RFC 6714 §4.2, a new offer without a=msrp-cema is needed.
-    let active_bob = with_setup(caps("msrp://198.51.100.20:8493/s2;tcp", "text/plain"), SetupPreference::Active);
-    let (mut answer, _) = active_bob.create_answer(&offer, origin("b", "2", 1, "198.51.100.20")).unwrap();
+    let active_bob = with_setup(
+        caps("msrp://198.51.100.20:8493/s2;tcp", "text/plain"),
+        SetupPreference::Active,
+    );
+    let (mut answer, _) = active_bob
+        .create_answer(&offer, origin("b", "2", 1, "198.51.100.20"))
+        .unwrap();
     assert!(!media(&answer).has_msrp_cema());
     anchor(&mut answer, "203.0.113.2", 50000);
-    assert_eq!(alice.handle_answer(&answer).unwrap_err(), NegotiationError::CemaFallbackRequired);
+    assert_eq!(
+        alice.handle_answer(&answer).unwrap_err(),
+        NegotiationError::CemaFallbackRequired
+    );
 
     // The same answer untouched: RFC 4975 behaviour, connecting to the path.
-    let passive_bob = with_setup(caps("msrp://198.51.100.20:8493/s2;tcp", "text/plain"), SetupPreference::ActPass);
-    let (answer, _) = passive_bob.create_answer(&offer, origin("b", "2", 1, "198.51.100.20")).unwrap();
+    let passive_bob = with_setup(
+        caps("msrp://198.51.100.20:8493/s2;tcp", "text/plain"),
+        SetupPreference::ActPass,
+    );
+    let (answer, _) = passive_bob
+        .create_answer(&offer, origin("b", "2", 1, "198.51.100.20"))
+        .unwrap();
     let negotiated = alice.handle_answer(&answer).unwrap();
     assert!(!negotiated.cema);
     assert_eq!(negotiated.connect_to, target("198.51.100.20", 8493, false));
@@ -579,33 +903,55 @@ fn rfc6714_offerer_falls_back() {
              a=path:msrp://{relay}:2855/r;tcp msrp://198.51.100.20:8493/s2;tcp\r\na=setup:passive\r\n"
         ))
     };
-    assert_eq!(alice.handle_answer(&relayed("192.0.2.99")).unwrap_err(), NegotiationError::CemaFallbackRequired);
+    assert_eq!(
+        alice.handle_answer(&relayed("192.0.2.99")).unwrap_err(),
+        NegotiationError::CemaFallbackRequired
+    );
     // A relay known by name cannot be compared with the c= address without DNS: no middlebox is
     // assumed and the path is used.
     let negotiated = alice.handle_answer(&relayed("relay.example.net")).unwrap();
-    assert_eq!(negotiated.connect_to, target("relay.example.net", 2855, false));
+    assert_eq!(
+        negotiated.connect_to,
+        target("relay.example.net", 2855, false)
+    );
 }
 
 #[test]
 fn rfc6714_relay_rules() {
     // An answerer with a relay puts the relay in its c/m-line and answers passive (RFC 6714 §4.3).
     let alice = cema_caps("msrp://192.0.2.10:7394/s1;tcp", SetupPreference::ActPass);
-    let bob = cema_caps("msrp://relay.example.net:2855/r1;tcp msrp://198.51.100.20:8493/s2;tcp", SetupPreference::Active);
+    let bob = cema_caps(
+        "msrp://relay.example.net:2855/r1;tcp msrp://198.51.100.20:8493/s2;tcp",
+        SetupPreference::Active,
+    );
     let offer = alice.create_offer(origin("a", "1", 1, "192.0.2.10"));
-    let (answer, bobs) = bob.create_answer(&offer, origin("b", "2", 1, "198.51.100.20")).unwrap();
+    let (answer, bobs) = bob
+        .create_answer(&offer, origin("b", "2", 1, "198.51.100.20"))
+        .unwrap();
     assert!(media(&answer).has_msrp_cema());
     assert_eq!(media(&answer).setup(), Some(Setup::Passive));
     assert_eq!(media(&answer).port, 2855);
-    assert_eq!(answer.connection.as_ref().unwrap().address, "relay.example.net");
+    assert_eq!(
+        answer.connection.as_ref().unwrap().address,
+        "relay.example.net"
+    );
     assert_eq!(bobs.role, Role::Passive);
 
     // An offerer with a relay offers actpass and its relay's address (RFC 6714 §4.2).
-    let carol = cema_caps("msrp://relay.example.org:2855/r9;tcp msrp://192.0.2.30:7000/s3;tcp", SetupPreference::Active);
+    let carol = cema_caps(
+        "msrp://relay.example.org:2855/r9;tcp msrp://192.0.2.30:7000/s3;tcp",
+        SetupPreference::Active,
+    );
     let offer = carol.create_offer(origin("c", "3", 1, "192.0.2.30"));
     assert_eq!(media(&offer).setup(), Some(Setup::Actpass));
-    assert_eq!(offer.connection.as_ref().unwrap().address, "relay.example.org");
+    assert_eq!(
+        offer.connection.as_ref().unwrap().address,
+        "relay.example.org"
+    );
     // Both using relays: criterion 1 of RFC 6714 §4.3, the answer falls back without CEMA.
-    let (answer, bobs) = bob.create_answer(&offer, origin("b", "2", 1, "198.51.100.20")).unwrap();
+    let (answer, bobs) = bob
+        .create_answer(&offer, origin("b", "2", 1, "198.51.100.20"))
+        .unwrap();
     assert!(!media(&answer).has_msrp_cema());
     assert!(!bobs.cema);
 }
@@ -622,32 +968,55 @@ fn fingerprint() -> Fingerprint {
 #[test]
 fn rfc4975_14_4_tls_with_fingerprint() {
     let offer = vector("rfc4975-14.4-fingerprint.sdp");
-    let mut bob = caps("msrps://biloxi.example.com:12763/kjhd37s2s20w2a;tcp", "text/plain");
+    let mut bob = caps(
+        "msrps://biloxi.example.com:12763/kjhd37s2s20w2a;tcp",
+        "text/plain",
+    );
     bob.fingerprint = Some(fingerprint());
-    let (answer, bobs) = bob.create_answer(&offer, origin("b", "1", 1, "biloxi.example.com")).unwrap();
+    let (answer, bobs) = bob
+        .create_answer(&offer, origin("b", "1", 1, "biloxi.example.com"))
+        .unwrap();
     assert_eq!(media(&answer).protocol, Protocol::TcpTls);
-    assert_eq!(media(&answer).fingerprints().collect::<Vec<_>>(), [&fingerprint()]);
+    assert_eq!(
+        media(&answer).fingerprints().collect::<Vec<_>>(),
+        [&fingerprint()]
+    );
     assert!(bobs.is_tls());
-    assert_eq!(bobs.peer_fingerprints, media(&offer).fingerprints().cloned().collect::<Vec<_>>());
+    assert_eq!(
+        bobs.peer_fingerprints,
+        media(&offer).fingerprints().cloned().collect::<Vec<_>>()
+    );
 
-    let mut alice = caps("msrps://atlanta.example.com:7654/jshA7weso3ks;tcp", "text/plain");
+    let mut alice = caps(
+        "msrps://atlanta.example.com:7654/jshA7weso3ks;tcp",
+        "text/plain",
+    );
     alice.fingerprint = media(&offer).fingerprints().next().cloned();
     let alices = alice.handle_answer(&answer).unwrap();
     assert!(alices.is_tls());
     assert_eq!(alices.peer_fingerprints, [fingerprint()]);
-    assert_eq!(alices.connect_to, target("biloxi.example.com", 12763, false));
+    assert_eq!(
+        alices.connect_to,
+        target("biloxi.example.com", 12763, false)
+    );
 
     // Without the answer's fingerprint the offerer cannot verify the peer.
     let (mut bare, _) = caps("msrps://biloxi.example.com:12763/x;tcp", "text/plain")
         .create_answer(&offer, origin("b", "1", 1, "biloxi.example.com"))
         .unwrap();
-    assert_eq!(alice.handle_answer(&bare).unwrap_err(), NegotiationError::MissingFingerprint);
+    assert_eq!(
+        alice.handle_answer(&bare).unwrap_err(),
+        NegotiationError::MissingFingerprint
+    );
     alice.require_peer_fingerprint = false;
     assert!(alice.handle_answer(&bare).is_ok());
     // A session-level fingerprint counts too (RFC 4572).
     bare.attributes.push(Attribute::Fingerprint(fingerprint()));
     alice.require_peer_fingerprint = true;
-    assert_eq!(alice.handle_answer(&bare).unwrap().peer_fingerprints, [fingerprint()]);
+    assert_eq!(
+        alice.handle_answer(&bare).unwrap().peer_fingerprints,
+        [fingerprint()]
+    );
 }
 
 #[test]
@@ -662,12 +1031,26 @@ fn rfc4976_11_answer_through_a_relay() {
     let printed = vector("rfc4976-11-answer.sdp");
     assert_eq!(answer.connection.take(), printed.connection);
     let printed_media = media(&printed);
-    assert_eq!((answer.port, answer.protocol), (printed_media.port, printed_media.protocol));
-    let without_setup: Vec<_> = answer.attributes.iter().filter(|a| !matches!(a, Attribute::Setup(_))).cloned().collect();
+    assert_eq!(
+        (answer.port, answer.protocol),
+        (printed_media.port, printed_media.protocol)
+    );
+    let without_setup: Vec<_> = answer
+        .attributes
+        .iter()
+        .filter(|a| !matches!(a, Attribute::Setup(_)))
+        .cloned()
+        .collect();
     assert_eq!(without_setup, printed_media.attributes);
     assert_eq!(bobs.role, Role::Passive);
 
-    let alice = with_setup(caps("msrp://a.example.com:1234/agic456;tcp", "message/cpim text/plain text/html"), SetupPreference::Rfc4975);
+    let alice = with_setup(
+        caps(
+            "msrp://a.example.com:1234/agic456;tcp",
+            "message/cpim text/plain text/html",
+        ),
+        SetupPreference::Rfc4975,
+    );
     let alices = alice.handle_answer(&printed).unwrap();
     assert_eq!(alices.role, Role::Active);
     // RFC 4975 §8.3: the first URI is where the connection goes, the whole path is the To-Path.
@@ -681,7 +1064,13 @@ fn rfc4976_11_answer_through_a_relay() {
 #[test]
 fn rfc7977_websocket_client_through_its_relay() {
     let offer = vector("rfc7977-8.2.1-offer.sdp");
-    let bob = with_setup(caps("msrps://bob.example.com:49154/foo;tcp", "message/cpim text/plain"), SetupPreference::Rfc4975);
+    let bob = with_setup(
+        caps(
+            "msrps://bob.example.com:49154/foo;tcp",
+            "message/cpim text/plain",
+        ),
+        SetupPreference::Rfc4975,
+    );
     let (answer, bobs) = bob.answer_media(&offer, 0).unwrap();
     let printed = vector("rfc7977-8.2.1-answer.sdp");
     assert_eq!(answer.attributes, media(&printed).attributes);
@@ -700,7 +1089,10 @@ fn rfc7977_websocket_client_through_its_relay() {
         ("rfc7977-8.4.1-offer.sdp", "rfc7977-8.4.1-answer.sdp"),
     ] {
         let negotiated = alice.handle_answer(&vector(answer)).unwrap();
-        assert_eq!(negotiated.to_path().to_string(), media(&vector(answer)).path().unwrap().to_string());
+        assert_eq!(
+            negotiated.to_path().to_string(),
+            media(&vector(answer)).path().unwrap().to_string()
+        );
         assert!(vector(offer).msrp_media().next().is_some());
     }
 }
@@ -712,7 +1104,10 @@ fn websocket_protocol_values_are_answered_in_kind() {
          a=path:msrps://df7jal23ls0d.invalid:443/98cjs;ws\r\na=fingerprint:SHA-1 00:01\r\n",
     );
     let mut bob = caps("msrps://bob.example.com:49154/foo;tcp", "text/plain");
-    assert_eq!(bob.set_protocol(Protocol::TcpWs), Err(sdp::CapabilitiesError::ProtocolMismatch));
+    assert_eq!(
+        bob.set_protocol(Protocol::TcpWs),
+        Err(sdp::CapabilitiesError::ProtocolMismatch)
+    );
     bob.set_protocol(Protocol::TcpWss).unwrap();
     let (answer, negotiated) = bob.answer_media(&offer, 0).unwrap();
     assert_eq!(answer.protocol, Protocol::TcpWss);
@@ -726,15 +1121,25 @@ fn websocket_protocol_values_are_answered_in_kind() {
 #[test]
 fn rfc7701_chat_room_negotiation() {
     let mut alice = with_setup(
-        caps("msrp://client.atlanta.example.com:7654/jshA7weztas;tcp", "message/cpim text/plain text/html"),
+        caps(
+            "msrp://client.atlanta.example.com:7654/jshA7weztas;tcp",
+            "message/cpim text/plain text/html",
+        ),
         SetupPreference::Rfc4975,
     );
     alice.chatroom = Some(sdp::Chatroom::new(["nickname", "private-messages"]));
-    let offer = alice.create_offer(origin("alice", "2890844526", 2890844526, "client.atlanta.example.com"));
+    let offer = alice.create_offer(origin(
+        "alice",
+        "2890844526",
+        2890844526,
+        "client.atlanta.example.com",
+    ));
     let printed_offer = vector("rfc7701-9.1-f1-offer.sdp");
     assert_eq!(media(&offer).attributes, media(&printed_offer).attributes);
 
-    let negotiated = alice.handle_answer(&vector("rfc7701-9.1-f2-answer.sdp")).unwrap();
+    let negotiated = alice
+        .handle_answer(&vector("rfc7701-9.1-f2-answer.sdp"))
+        .unwrap();
     let room = negotiated.peer_chatroom.as_ref().unwrap();
     assert!(room.allows_nicknames() && room.allows_private_messages());
     // The focus accepts only message/cpim at the top level, anything inside it.
@@ -754,32 +1159,53 @@ fn accept_types_wildcards() {
              a=path:msrp://bob.example.com:8493/s2;tcp\r\n"
         ))
     };
-    let alice = with_setup(caps("msrp://alice.example.com:7394/s1;tcp", "*"), SetupPreference::Rfc4975);
+    let alice = with_setup(
+        caps("msrp://alice.example.com:7394/s1;tcp", "*"),
+        SetupPreference::Rfc4975,
+    );
     let any = alice.handle_answer(&answer("*")).unwrap();
     assert!(any.peer_accepts("application/vnd.example+json"));
-    let text = alice.handle_answer(&answer("text/* image/png;q=\"1\"")).unwrap();
+    let text = alice
+        .handle_answer(&answer("text/* image/png;q=\"1\""))
+        .unwrap();
     assert!(text.peer_accepts("text/x-anything"));
     assert!(text.peer_accepts("image/png"));
     assert!(!text.peer_accepts("image/jpeg"));
     assert!(!text.peer_prefers_cpim());
     // A local "*" overlaps everything.
     assert!(alice.handle_answer(&answer("application/x-only")).is_ok());
-    let narrow = with_setup(caps("msrp://alice.example.com:7394/s1;tcp", "text/plain"), SetupPreference::Rfc4975);
-    assert_eq!(narrow.handle_answer(&answer("application/x-only")).unwrap_err(), NegotiationError::NoCommonAcceptTypes);
+    let narrow = with_setup(
+        caps("msrp://alice.example.com:7394/s1;tcp", "text/plain"),
+        SetupPreference::Rfc4975,
+    );
+    assert_eq!(
+        narrow
+            .handle_answer(&answer("application/x-only"))
+            .unwrap_err(),
+        NegotiationError::NoCommonAcceptTypes
+    );
     assert!(narrow.handle_answer(&answer("text/*")).is_ok());
 }
 
 #[test]
 fn max_size_and_direction() {
-    let mut alice = with_setup(caps("msrp://alice.example.com:7394/s1;tcp", "text/plain"), SetupPreference::Rfc4975);
+    let mut alice = with_setup(
+        caps("msrp://alice.example.com:7394/s1;tcp", "text/plain"),
+        SetupPreference::Rfc4975,
+    );
     alice.max_size = Some(4096);
     let offer = alice.create_offer(origin("a", "1", 1, "alice.example.com"));
     assert_eq!(media(&offer).max_size(), Some(4096));
 
-    let mut bob = with_setup(caps("msrp://bob.example.com:8493/s2;tcp", "text/plain"), SetupPreference::Rfc4975);
+    let mut bob = with_setup(
+        caps("msrp://bob.example.com:8493/s2;tcp", "text/plain"),
+        SetupPreference::Rfc4975,
+    );
     bob.direction = Direction::RecvOnly;
     bob.max_size = Some(1 << 20);
-    let (answer, bobs) = bob.create_answer(&offer, origin("b", "2", 1, "bob.example.com")).unwrap();
+    let (answer, bobs) = bob
+        .create_answer(&offer, origin("b", "2", 1, "bob.example.com"))
+        .unwrap();
     assert_eq!(bobs.peer_max_size, Some(4096));
     assert_eq!(bobs.local_max_size, Some(1 << 20));
     assert_eq!(bobs.direction, Direction::RecvOnly);
@@ -791,12 +1217,17 @@ fn max_size_and_direction() {
 
     // An inactive offer stays inactive.
     let inactive = parse(&(vector_text("rfc4975-8.7-offer.sdp") + "a=inactive\r\n"));
-    let (answer, negotiated) = rfc4975_bob().create_answer(&inactive, origin("b", "2", 1, "b")).unwrap();
+    let (answer, negotiated) = rfc4975_bob()
+        .create_answer(&inactive, origin("b", "2", 1, "b"))
+        .unwrap();
     assert_eq!(negotiated.direction, Direction::Inactive);
     assert_eq!(media(&answer).direction(), Some(Direction::Inactive));
     // A session-level direction applies to the media.
-    let session_level = vector_text("rfc4975-8.7-offer.sdp").replace("t=0 0\r\n", "t=0 0\r\na=recvonly\r\n");
-    let (_, negotiated) = rfc4975_bob().create_answer(&parse(&session_level), origin("b", "2", 1, "b")).unwrap();
+    let session_level =
+        vector_text("rfc4975-8.7-offer.sdp").replace("t=0 0\r\n", "t=0 0\r\na=recvonly\r\n");
+    let (_, negotiated) = rfc4975_bob()
+        .create_answer(&parse(&session_level), origin("b", "2", 1, "b"))
+        .unwrap();
     assert_eq!(negotiated.direction, Direction::SendOnly);
 }
 
@@ -812,24 +1243,49 @@ fn other_media_lines_are_rejected_in_the_answer() {
          m=message 7394 TCP/MSRP *\r\na=accept-types:text/plain\r\na=path:msrp://alice.example.com:7394/s1;tcp\r\n\
          m=message 7394 TCP/MSRP *\r\na=accept-types:text/plain\r\na=path:msrp://alice.example.com:7394/s9;tcp\r\n",
     );
-    let (answer, negotiated) = rfc4975_bob().create_answer(&offer, origin("b", "2", 1, "bob.example.com")).unwrap();
+    let (answer, negotiated) = rfc4975_bob()
+        .create_answer(&offer, origin("b", "2", 1, "bob.example.com"))
+        .unwrap();
     assert_eq!(answer.media.len(), 3);
-    assert_eq!(answer.media.iter().map(Media::port).collect::<Vec<_>>(), [0, 8493, 0]);
+    assert_eq!(
+        answer.media.iter().map(Media::port).collect::<Vec<_>>(),
+        [0, 8493, 0]
+    );
     assert_eq!(answer.media[0].to_string(), "m=audio 0 RTP/AVP 0 8\r\n");
     assert_eq!(negotiated.to_path().last().session_id(), Some("s1"));
     // The offerer finds its media line by index.
-    let alice = with_setup(caps("msrp://alice.example.com:7394/s1;tcp", "text/plain"), SetupPreference::Rfc4975);
-    assert_eq!(alice.handle_answer_media(&answer, 2).unwrap_err(), NegotiationError::PortZero);
-    assert_eq!(alice.handle_answer_media(&answer, 0).unwrap_err(), NegotiationError::NotMsrpMedia);
-    assert_eq!(alice.handle_answer_media(&answer, 1).unwrap().role, Role::Active);
-    assert_eq!(alice.handle_answer_media(&answer, 7).unwrap_err(), NegotiationError::NotMsrpMedia);
+    let alice = with_setup(
+        caps("msrp://alice.example.com:7394/s1;tcp", "text/plain"),
+        SetupPreference::Rfc4975,
+    );
+    assert_eq!(
+        alice.handle_answer_media(&answer, 2).unwrap_err(),
+        NegotiationError::PortZero
+    );
+    assert_eq!(
+        alice.handle_answer_media(&answer, 0).unwrap_err(),
+        NegotiationError::NotMsrpMedia
+    );
+    assert_eq!(
+        alice.handle_answer_media(&answer, 1).unwrap().role,
+        Role::Active
+    );
+    assert_eq!(
+        alice.handle_answer_media(&answer, 7).unwrap_err(),
+        NegotiationError::NotMsrpMedia
+    );
 }
 
 #[test]
 fn offers_that_cannot_be_answered() {
     let bob = rfc4975_bob();
-    let answer = |text: &str| bob.create_answer(&parse(text), origin("b", "2", 1, "bob.example.com")).map(|_| ());
-    let msrp = |attributes: &str| format!("c=IN IP4 alice.example.com\r\nm=message 7394 TCP/MSRP *\r\n{attributes}");
+    let answer = |text: &str| {
+        bob.create_answer(&parse(text), origin("b", "2", 1, "bob.example.com"))
+            .map(|_| ())
+    };
+    let msrp = |attributes: &str| {
+        format!("c=IN IP4 alice.example.com\r\nm=message 7394 TCP/MSRP *\r\n{attributes}")
+    };
     let cases: &[(String, NegotiationError)] = &[
         ("c=IN IP4 a\r\nm=audio 49170 RTP/AVP 0\r\n".into(), NegotiationError::NoMsrpMedia),
         ("v=0\r\ns=-\r\n".into(), NegotiationError::NoMsrpMedia),
@@ -861,7 +1317,10 @@ fn offers_that_cannot_be_answered() {
     let offer = parse(
         "c=IN IP4 a\r\nm=message 7394 TCP/TLS/MSRP *\r\na=accept-types:text/plain\r\na=path:msrps://alice.example.com:7394/s1;tcp\r\n",
     );
-    assert_eq!(tls_bob.answer_media(&offer, 0).unwrap_err(), NegotiationError::MissingFingerprint);
+    assert_eq!(
+        tls_bob.answer_media(&offer, 0).unwrap_err(),
+        NegotiationError::MissingFingerprint
+    );
 }
 
 #[test]
@@ -871,12 +1330,18 @@ fn capabilities_check_the_local_path() {
         sdp::CapabilitiesError::MissingPort
     );
     assert_eq!(
-        Capabilities::new(path("msrps://relay.example.com:1/r;tcp msrp://bob.example.com:2/s;tcp")).unwrap_err(),
+        Capabilities::new(path(
+            "msrps://relay.example.com:1/r;tcp msrp://bob.example.com:2/s;tcp"
+        ))
+        .unwrap_err(),
         sdp::CapabilitiesError::ProtocolMismatch
     );
     let v6 = Capabilities::new(path("msrp://[2001:db8::1]:7394/s;tcp")).unwrap();
     let offer = v6.create_offer(origin("a", "1", 1, "2001:db8::1"));
-    assert_eq!(offer.connection.as_ref().unwrap().to_string(), "IN IP6 2001:db8::1");
+    assert_eq!(
+        offer.connection.as_ref().unwrap().to_string(),
+        "IN IP6 2001:db8::1"
+    );
     assert_eq!(media(&offer).port, 7394);
 }
 

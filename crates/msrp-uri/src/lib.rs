@@ -3,7 +3,8 @@
 //! This crate does not resolve host names, open connections, or know about sessions: it turns
 //! the text of an `msrp://` or `msrps://` URI, or of a To-Path, From-Path or Use-Path value,
 //! into typed values and back, and compares URIs the way RFC 4975 §6.1 prescribes. It does not
-//! read MSRP frames either (that is `msrp-wire`); hand [`Path::parse`] the header value. It
+//! decode MSRP frames either (that is `msrp-wire`): [`FramePaths`] parses the path headers of a
+//! decoded frame, and [`Path::parse`] takes a header value from anywhere. It
 //! holds no random number generator: [`generate_session_id`] takes the random bytes from the
 //! caller.
 //!
@@ -51,12 +52,14 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod frame;
 mod path;
 mod session_id;
 mod syntax;
 mod uri;
 
 pub use error::{Error, ErrorKind};
+pub use frame::{FramePaths, PathHeaderError};
 pub use path::{Iter, Path};
 pub use session_id::{
     SESSION_ID_LEN, SESSION_ID_RANDOM_BITS, SESSION_ID_RANDOM_BYTES, generate_session_id,

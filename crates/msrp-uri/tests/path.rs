@@ -224,3 +224,39 @@ fn long_inputs_parse_in_one_pass() {
         (ErrorKind::MissingPort, bad.len() - 4)
     );
 }
+
+/// Every RFC example frame decodes, and its path headers parse through [`FramePaths`], with a
+/// malformed URI located at its byte in the stream.
+#[test]
+fn path_headers_of_every_vector_frame() {
+    use msrp_uri::FramePaths;
+
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vectors");
+    let mut frames = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "msrp") {
+            continue;
+        }
+        let mut decoder = msrp_wire::Decoder::new();
+        decoder.push(&std::fs::read(&path).unwrap());
+        let frame = decoder.decode().unwrap().unwrap();
+        let to = frame.to_path_uris().unwrap().expect("To-Path");
+        let from = frame.from_path_uris().unwrap().expect("From-Path");
+        assert_eq!(to.to_string(), frame.to_path().unwrap().unwrap().as_str());
+        assert_eq!(from.to_string(), frame.from_path().unwrap().unwrap().as_str());
+        frame.use_path_uris().unwrap();
+        frames += 1;
+    }
+    assert!(frames >= 80);
+
+    let wire = b"MSRP abcd SEND\r\nTo-Path: msrp://b.example.com:9/s;tcp msrp://x;\r\n\
+From-Path: msrp://a.example.com:9/t;tcp\r\n-------abcd$\r\n";
+    let mut decoder = msrp_wire::Decoder::new();
+    decoder.push(wire);
+    let frame = decoder.decode().unwrap().unwrap();
+    let err = frame.to_path_uris().unwrap_err();
+    let bad = wire.windows(8).position(|w| w == b"msrp://x").unwrap() as u64;
+    assert!(err.offset() >= bad && err.offset() <= bad + 9, "offset {}", err.offset());
+    assert!(frame.use_path_uris().unwrap().is_none());
+}

@@ -31,7 +31,11 @@ pub enum FormatEntry {
 impl FormatEntry {
     /// A `type/subtype` entry without parameters; `subtype` may be `*`.
     pub fn media(type_name: &str, subtype: &str) -> Self {
-        Self::Media { type_name: type_name.to_owned(), subtype: subtype.to_owned(), params: Vec::new() }
+        Self::Media {
+            type_name: type_name.to_owned(),
+            subtype: subtype.to_owned(),
+            params: Vec::new(),
+        }
     }
 
     /// Parses one `format-entry`. Returns `None` when `text` does not match the grammar of
@@ -54,7 +58,11 @@ impl FormatEntry {
             }
             params.push((name.to_owned(), value.to_owned()));
         }
-        Some(Self::Media { type_name: type_name.to_owned(), subtype: subtype.to_owned(), params })
+        Some(Self::Media {
+            type_name: type_name.to_owned(),
+            subtype: subtype.to_owned(),
+            params,
+        })
     }
 
     /// Parses a `format-list`: one or more entries separated by spaces. Returns `None` when the
@@ -64,7 +72,11 @@ impl FormatEntry {
             .into_iter()
             .map(Self::parse)
             .collect::<Option<_>>()?;
-        if entries.is_empty() { None } else { Some(entries) }
+        if entries.is_empty() {
+            None
+        } else {
+            Some(entries)
+        }
     }
 
     /// Whether this entry admits the media type `type_name/subtype`.
@@ -76,9 +88,11 @@ impl FormatEntry {
     pub fn matches(&self, type_name: &str, subtype: &str) -> bool {
         match self {
             Self::Any => true,
-            Self::Media { type_name: t, subtype: s, .. } => {
-                t.eq_ignore_ascii_case(type_name) && (s == "*" || s.eq_ignore_ascii_case(subtype))
-            }
+            Self::Media {
+                type_name: t,
+                subtype: s,
+                ..
+            } => t.eq_ignore_ascii_case(type_name) && (s == "*" || s.eq_ignore_ascii_case(subtype)),
         }
     }
 
@@ -87,8 +101,16 @@ impl FormatEntry {
         match (self, other) {
             (Self::Any, _) | (_, Self::Any) => true,
             (
-                Self::Media { type_name: t1, subtype: s1, .. },
-                Self::Media { type_name: t2, subtype: s2, .. },
+                Self::Media {
+                    type_name: t1,
+                    subtype: s1,
+                    ..
+                },
+                Self::Media {
+                    type_name: t2,
+                    subtype: s2,
+                    ..
+                },
             ) => {
                 t1.eq_ignore_ascii_case(t2)
                     && (s1 == "*" || s2 == "*" || s1.eq_ignore_ascii_case(s2))
@@ -101,7 +123,11 @@ impl fmt::Display for FormatEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Any => f.write_str("*"),
-            Self::Media { type_name, subtype, params } => {
+            Self::Media {
+                type_name,
+                subtype,
+                params,
+            } => {
                 write!(f, "{type_name}/{subtype}")?;
                 for (name, value) in params {
                     write!(f, ";{name}={value}")?;
@@ -232,7 +258,10 @@ pub struct Fingerprint {
 impl Fingerprint {
     /// A fingerprint from a hash function name and the digest of the DER certificate.
     pub fn new(hash_function: &str, value: Vec<u8>) -> Self {
-        Self { hash_function: hash_function.to_owned(), value }
+        Self {
+            hash_function: hash_function.to_owned(),
+            value,
+        }
     }
 
     /// Parses `hash-func SP fingerprint`, where the fingerprint is hexadecimal pairs separated by
@@ -307,7 +336,10 @@ impl Direction {
 
     /// The directions allowed by both `self` and `other`.
     pub fn intersect(self, other: Self) -> Self {
-        Self::from_flags(self.may_send() && other.may_send(), self.may_receive() && other.may_receive())
+        Self::from_flags(
+            self.may_send() && other.may_send(),
+            self.may_receive() && other.may_receive(),
+        )
     }
 
     /// The attribute name.
@@ -321,9 +353,14 @@ impl Direction {
     }
 
     fn parse(name: &str) -> Option<Self> {
-        [Self::SendRecv, Self::SendOnly, Self::RecvOnly, Self::Inactive]
-            .into_iter()
-            .find(|d| d.as_str() == name)
+        [
+            Self::SendRecv,
+            Self::SendOnly,
+            Self::RecvOnly,
+            Self::Inactive,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == name)
     }
 }
 
@@ -352,7 +389,9 @@ impl Chatroom {
 
     /// A chatroom declaration with the given tokens.
     pub fn new<I: IntoIterator<Item = S>, S: Into<String>>(tokens: I) -> Self {
-        Self { tokens: tokens.into_iter().map(Into::into).collect() }
+        Self {
+            tokens: tokens.into_iter().map(Into::into).collect(),
+        }
     }
 
     /// Whether the `nickname` token is present.
@@ -432,37 +471,47 @@ impl Attribute {
         // A flag attribute carries no value; an empty one is tolerated.
         let no_value = trimmed.is_none_or(str::is_empty);
         let attr = match name {
-            "path" => Path::parse(trimmed.unwrap_or("")).map(Self::Path).map_err(|_| "path")?,
+            "path" => Path::parse(trimmed.unwrap_or(""))
+                .map(Self::Path)
+                .map_err(|_| "path")?,
             "accept-types" => FormatEntry::parse_list(trimmed.unwrap_or(""))
                 .map(Self::AcceptTypes)
                 .ok_or("accept-types")?,
             "accept-wrapped-types" => FormatEntry::parse_list(trimmed.unwrap_or(""))
                 .map(Self::AcceptWrappedTypes)
                 .ok_or("accept-wrapped-types")?,
-            "max-size" => trimmed.and_then(parse_u64).map(Self::MaxSize).ok_or("max-size")?,
-            "setup" => trimmed.and_then(Setup::parse).map(Self::Setup).ok_or("setup")?,
-            "connection" => {
-                trimmed.and_then(TcpConnection::parse).map(Self::Connection).ok_or("connection")?
-            }
-            "fingerprint" => {
-                trimmed.and_then(Fingerprint::parse).map(Self::Fingerprint).ok_or("fingerprint")?
-            }
+            "max-size" => trimmed
+                .and_then(parse_u64)
+                .map(Self::MaxSize)
+                .ok_or("max-size")?,
+            "setup" => trimmed
+                .and_then(Setup::parse)
+                .map(Self::Setup)
+                .ok_or("setup")?,
+            "connection" => trimmed
+                .and_then(TcpConnection::parse)
+                .map(Self::Connection)
+                .ok_or("connection")?,
+            "fingerprint" => trimmed
+                .and_then(Fingerprint::parse)
+                .map(Self::Fingerprint)
+                .ok_or("fingerprint")?,
             "msrp-cema" if no_value => Self::MsrpCema,
             "msrp-cema" => return Err("msrp-cema"),
             "sendrecv" | "sendonly" | "recvonly" | "inactive" => {
+                let direction = Direction::parse(name).unwrap_or_default();
                 if !no_value {
-                    return Err(match name {
-                        "sendrecv" => "sendrecv",
-                        "sendonly" => "sendonly",
-                        "recvonly" => "recvonly",
-                        _ => "inactive",
-                    });
+                    return Err(direction.as_str());
                 }
-                Self::Direction(Direction::parse(name).unwrap_or_default())
+                Self::Direction(direction)
             }
             "chatroom" => {
-                let tokens: Vec<String> =
-                    trimmed.unwrap_or("").split([' ', '\t']).filter(|t| !t.is_empty()).map(str::to_owned).collect();
+                let tokens: Vec<String> = trimmed
+                    .unwrap_or("")
+                    .split([' ', '\t'])
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned)
+                    .collect();
                 if !tokens.iter().all(|t| is_token(t)) {
                     return Err("chatroom");
                 }
@@ -479,13 +528,22 @@ impl Attribute {
                 Some(v) if is_token(v) => Self::FileDisposition(v.to_owned()),
                 _ => return Err("file-disposition"),
             },
-            "file-date" => trimmed.and_then(FileDate::parse).map(Self::FileDate).ok_or("file-date")?,
+            "file-date" => trimmed
+                .and_then(FileDate::parse)
+                .map(Self::FileDate)
+                .ok_or("file-date")?,
             "file-icon" => match trimmed {
                 Some(v) if is_cid_url(v) => Self::FileIcon(v.to_owned()),
                 _ => return Err("file-icon"),
             },
-            "file-range" => trimmed.and_then(FileRange::parse).map(Self::FileRange).ok_or("file-range")?,
-            _ => Self::Other { name: name.to_owned(), value: value.map(str::to_owned) },
+            "file-range" => trimmed
+                .and_then(FileRange::parse)
+                .map(Self::FileRange)
+                .ok_or("file-range")?,
+            _ => Self::Other {
+                name: name.to_owned(),
+                value: value.map(str::to_owned),
+            },
         };
         Ok(attr)
     }
@@ -494,8 +552,12 @@ impl Attribute {
 /// Whether `v` looks like an RFC 2392 `cid-url`: `cid:` and a non-empty content-id without
 /// whitespace.
 fn is_cid_url(v: &str) -> bool {
-    super::syntax::strip_prefix_ignore_case(v, "cid:")
-        .is_some_and(|id| !id.is_empty() && !id.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()))
+    super::syntax::strip_prefix_ignore_case(v, "cid:").is_some_and(|id| {
+        !id.is_empty()
+            && !id
+                .bytes()
+                .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    })
 }
 
 impl fmt::Display for Attribute {
@@ -537,7 +599,10 @@ impl fmt::Display for Attribute {
             Self::FileDate(date) => write!(f, "file-date:{date}"),
             Self::FileIcon(icon) => write!(f, "file-icon:{icon}"),
             Self::FileRange(range) => write!(f, "file-range:{range}"),
-            Self::Other { name, value: Some(value) } => write!(f, "{name}:{value}"),
+            Self::Other {
+                name,
+                value: Some(value),
+            } => write!(f, "{name}:{value}"),
             Self::Other { name, value: None } => f.write_str(name),
         }
     }
@@ -554,14 +619,21 @@ mod tests {
         assert_eq!(e.to_string(), "text/plain;charset=\"utf-8\";q=1");
         assert!(e.matches("TEXT", "Plain"));
         assert!(!e.matches("text", "html"));
-        assert!(FormatEntry::parse("text/*").unwrap().matches("text", "html"));
+        assert!(
+            FormatEntry::parse("text/*")
+                .unwrap()
+                .matches("text", "html")
+        );
         assert!(FormatEntry::parse("text").is_none());
         assert!(FormatEntry::parse("text/").is_none());
         assert!(FormatEntry::parse("text/plain;x").is_none());
         assert!(FormatEntry::parse("text/plain;x=\"a").is_none());
         assert_eq!(
             FormatEntry::parse_list(" message/cpim  text/plain ").unwrap(),
-            vec![FormatEntry::media("message", "cpim"), FormatEntry::media("text", "plain")]
+            vec![
+                FormatEntry::media("message", "cpim"),
+                FormatEntry::media("text", "plain")
+            ]
         );
         assert!(FormatEntry::parse_list("").is_none());
     }
@@ -572,22 +644,40 @@ mod tests {
         assert_eq!(Attribute::parse("msrp-cema:"), Ok(Attribute::MsrpCema));
         assert_eq!(Attribute::parse("msrp-cema:x"), Err("msrp-cema"));
         assert_eq!(Attribute::parse("sendonly:x"), Err("sendonly"));
-        assert_eq!(Attribute::parse("recvonly"), Ok(Attribute::Direction(Direction::RecvOnly)));
+        assert_eq!(
+            Attribute::parse("recvonly"),
+            Ok(Attribute::Direction(Direction::RecvOnly))
+        );
     }
 
     #[test]
     fn other_attributes_keep_their_text() {
         assert_eq!(
             Attribute::parse("x-foo: a:b "),
-            Ok(Attribute::Other { name: "x-foo".into(), value: Some(" a:b ".into()) })
+            Ok(Attribute::Other {
+                name: "x-foo".into(),
+                value: Some(" a:b ".into())
+            })
         );
-        assert_eq!(Attribute::parse("Path:x"), Ok(Attribute::Other { name: "Path".into(), value: Some("x".into()) }));
+        assert_eq!(
+            Attribute::parse("Path:x"),
+            Ok(Attribute::Other {
+                name: "Path".into(),
+                value: Some("x".into())
+            })
+        );
     }
 
     #[test]
     fn directions() {
         assert_eq!(Direction::SendOnly.reversed(), Direction::RecvOnly);
-        assert_eq!(Direction::SendRecv.intersect(Direction::RecvOnly), Direction::RecvOnly);
-        assert_eq!(Direction::SendOnly.intersect(Direction::RecvOnly), Direction::Inactive);
+        assert_eq!(
+            Direction::SendRecv.intersect(Direction::RecvOnly),
+            Direction::RecvOnly
+        );
+        assert_eq!(
+            Direction::SendOnly.intersect(Direction::RecvOnly),
+            Direction::Inactive
+        );
     }
 }

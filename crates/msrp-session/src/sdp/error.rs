@@ -150,8 +150,12 @@ impl fmt::Display for NegotiationError {
             Self::MissingFingerprint => "missing a=fingerprint for tls",
             Self::InvalidSetup => "invalid a=setup in answer",
             Self::SetupConflict => "a=setup roles conflict",
-            Self::MiddleboxWithoutCema => "c/m-line does not match a=path and a=msrp-cema is absent",
-            Self::CemaFallbackRequired => "answer lacks a=msrp-cema: a new offer without it is required",
+            Self::MiddleboxWithoutCema => {
+                "c/m-line does not match a=path and a=msrp-cema is absent"
+            }
+            Self::CemaFallbackRequired => {
+                "answer lacks a=msrp-cema: a new offer without it is required"
+            }
             Self::MissingFileTransferId => "missing a=file-transfer-id",
             Self::FileTransferIdMismatch => "a=file-transfer-id differs from the offer",
             Self::InvalidFileDirection => "file transfer offer is neither sendonly nor recvonly",

@@ -3,8 +3,8 @@
 use std::fmt;
 
 use super::syntax::{
-    hex_value, is_token, parse_hex_pairs, parse_u64, split_outside_quotes, strip_prefix_ignore_case,
-    write_hex_pairs,
+    hex_value, is_token, parse_hex_pairs, parse_u64, split_outside_quotes,
+    strip_prefix_ignore_case, write_hex_pairs,
 };
 
 /// The value of `a=file-selector` (RFC 5547 §5, §6): the properties that identify one file.
@@ -31,7 +31,10 @@ pub struct FileSelector {
 impl FileSelector {
     /// Whether no selector is present (the capability form of RFC 5547 §8.5).
     pub fn is_empty(&self) -> bool {
-        self.name.is_none() && self.media_type.is_none() && self.size.is_none() && self.hashes.is_empty()
+        self.name.is_none()
+            && self.media_type.is_none()
+            && self.size.is_none()
+            && self.hashes.is_empty()
     }
 
     /// Parses the value of `a=file-selector` (empty for the capability form). Returns `None` on
@@ -49,7 +52,11 @@ impl FileSelector {
                     return None;
                 }
             } else if let Some(media_type) = strip_prefix_ignore_case(piece, "type:") {
-                if selector.media_type.replace(FileType::parse(media_type)?).is_some() {
+                if selector
+                    .media_type
+                    .replace(FileType::parse(media_type)?)
+                    .is_some()
+                {
                     return None;
                 }
             } else if let Some(hash) = strip_prefix_ignore_case(piece, "hash:") {
@@ -57,7 +64,10 @@ impl FileSelector {
                 if !is_token(algorithm) {
                     return None;
                 }
-                selector.hashes.push(FileHash { algorithm: algorithm.to_owned(), value: parse_hex_pairs(value)? });
+                selector.hashes.push(FileHash {
+                    algorithm: algorithm.to_owned(),
+                    value: parse_hex_pairs(value)?,
+                });
             } else {
                 return None;
             }
@@ -153,7 +163,11 @@ pub struct FileType {
 impl FileType {
     /// A type selector without parameters.
     pub fn new(type_name: &str, subtype: &str) -> Self {
-        Self { type_name: type_name.to_owned(), subtype: subtype.to_owned(), params: Vec::new() }
+        Self {
+            type_name: type_name.to_owned(),
+            subtype: subtype.to_owned(),
+            params: Vec::new(),
+        }
     }
 
     fn parse(text: &str) -> Option<Self> {
@@ -190,7 +204,11 @@ impl FileType {
             }
             params.push((name.to_owned(), value.to_owned()));
         }
-        Some(Self { type_name: type_name.to_owned(), subtype: subtype.to_owned(), params })
+        Some(Self {
+            type_name: type_name.to_owned(),
+            subtype: subtype.to_owned(),
+            params,
+        })
     }
 }
 
@@ -271,9 +289,11 @@ impl fmt::Display for FileDate {
     /// Writes the parameters in the order creation, modification, read.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut sep = "";
-        for (name, value) in
-            [("creation", &self.creation), ("modification", &self.modification), ("read", &self.read)]
-        {
+        for (name, value) in [
+            ("creation", &self.creation),
+            ("modification", &self.modification),
+            ("read", &self.read),
+        ] {
             if let Some(value) = value {
                 write!(f, "{sep}{name}:\"{value}\"")?;
                 sep = " ";
@@ -300,7 +320,11 @@ impl FileRange {
     pub fn parse(value: &str) -> Option<Self> {
         let (start, stop) = value.split_once('-')?;
         let start = parse_u64(start)?;
-        let stop = if stop == "*" { None } else { Some(parse_u64(stop)?) };
+        let stop = if stop == "*" {
+            None
+        } else {
+            Some(parse_u64(stop)?)
+        };
         // RFC 5547 §6: "The first octet of a file is denoted by the ordinal number "1"."
         if start == 0 || stop.is_some_and(|s| s < start) {
             return None;
@@ -382,18 +406,33 @@ mod tests {
     fn type_parameters() {
         let s = FileSelector::parse(r#"type:text/plain;charset="utf-8";x="a;b""#).unwrap();
         let t = s.media_type.unwrap();
-        assert_eq!(t.params, vec![("charset".into(), "utf-8".into()), ("x".into(), "a;b".into())]);
+        assert_eq!(
+            t.params,
+            vec![
+                ("charset".into(), "utf-8".into()),
+                ("x".into(), "a;b".into())
+            ]
+        );
         assert_eq!(t.to_string(), r#"text/plain;charset="utf-8";x="a;b""#);
     }
 
     #[test]
     fn dates_and_ranges() {
         let d = FileDate::parse(r#"creation:"Mon, 15 May 2006 15:01:31 +0300" read:"x""#).unwrap();
-        assert_eq!(d.creation.as_deref(), Some("Mon, 15 May 2006 15:01:31 +0300"));
+        assert_eq!(
+            d.creation.as_deref(),
+            Some("Mon, 15 May 2006 15:01:31 +0300")
+        );
         assert_eq!(d.read.as_deref(), Some("x"));
         assert!(FileDate::parse(r#"creation:"a" creation:"b""#).is_none());
         assert!(FileDate::parse("").is_none());
-        assert_eq!(FileRange::parse("1-*"), Some(FileRange { start: 1, stop: None }));
+        assert_eq!(
+            FileRange::parse("1-*"),
+            Some(FileRange {
+                start: 1,
+                stop: None
+            })
+        );
         assert_eq!(FileRange::parse("10-20").unwrap().to_string(), "10-20");
         assert!(FileRange::parse("0-5").is_none());
         assert!(FileRange::parse("5-4").is_none());

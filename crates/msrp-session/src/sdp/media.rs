@@ -152,7 +152,9 @@ impl MsrpMedia {
 
     /// Whether `a=msrp-cema` is present.
     pub fn has_msrp_cema(&self) -> bool {
-        self.attributes.iter().any(|a| matches!(a, Attribute::MsrpCema))
+        self.attributes
+            .iter()
+            .any(|a| matches!(a, Attribute::MsrpCema))
     }
 
     /// The first media-level direction attribute.

@@ -42,7 +42,7 @@
 //!
 //! // RFC 4975 §8.5: the offerer connects; Bob waits.
 //! assert_eq!(negotiated.role, Role::Passive);
-//! assert_eq!(negotiated.to_path().last(), "msrp://alice.example.com:7394/2s93i93idj;tcp");
+//! assert_eq!(negotiated.to_path().last().as_str(), "msrp://alice.example.com:7394/2s93i93idj;tcp");
 //! assert!(negotiated.peer_accepts("text/html"));
 //! assert!(answer.to_string().contains("a=path:msrp://bob.example.com:8493/si438dsaodes;tcp\r\n"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -57,7 +57,9 @@ mod path;
 mod session;
 mod syntax;
 
-pub use attribute::{Attribute, Chatroom, Direction, Fingerprint, FormatEntry, Setup, TcpConnection};
+pub use attribute::{
+    Attribute, Chatroom, Direction, Fingerprint, FormatEntry, Setup, TcpConnection,
+};
 pub use error::{NegotiationError, ParseError, ParseErrorKind};
 pub use file::{FileDate, FileDescription, FileHash, FileRange, FileSelector, FileType};
 pub use media::{Media, MsrpMedia, OtherMedia, Protocol};

@@ -9,8 +9,8 @@ use super::error::NegotiationError;
 use super::file::FileDescription;
 use super::media::{Media, MsrpMedia, OtherMedia, Protocol};
 use super::path::Path;
-use msrp_uri::{Host, MsrpUri};
 use super::session::{ConnectionData, Origin, SessionDescription};
+use msrp_uri::{Host, MsrpUri};
 
 /// How the local endpoint takes part in choosing who opens the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -124,8 +124,15 @@ impl Capabilities {
         }
         Ok(Self {
             path,
-            protocol: if secure { Protocol::TcpTls } else { Protocol::Tcp },
-            accept_types: vec![FormatEntry::media("message", "cpim"), FormatEntry::media("text", "plain")],
+            protocol: if secure {
+                Protocol::TcpTls
+            } else {
+                Protocol::Tcp
+            },
+            accept_types: vec![
+                FormatEntry::media("message", "cpim"),
+                FormatEntry::media("text", "plain"),
+            ],
             accept_wrapped_types: Vec::new(),
             max_size: None,
             setup: SetupPreference::default(),
@@ -201,10 +208,19 @@ impl Capabilities {
         // endpoint in its path attribute", and the port "MUST match the port value used in the
         // endpoint's MSRP URI". RFC 6714 §4.2 and §4.3: with CEMA and a relay, the endpoint puts
         // "the address information of the relay, rather than its own address information, in
-        // the SDP c/m-line".
-        let uri = if cema && self.path.uses_relay() { self.path.first() } else { self.path.last() };
+        // the SDP c/m-line". RFC 6135 §4.2.2 adds that with "active" "the port number value
+        // should be 9", after RFC 4145; that lowercase "should" yields to the MUST of RFC 4975,
+        // so the port stays the one of the path.
+        let uri = if cema && self.path.uses_relay() {
+            self.path.first()
+        } else {
+            self.path.last()
+        };
         // `new` made sure that every URI of the local path has a port.
-        (ConnectionData::for_host(&host_text(uri)), uri.port().unwrap_or(0))
+        (
+            ConnectionData::for_host(&host_text(uri)),
+            uri.port().unwrap_or(0),
+        )
     }
 
     /// Builds the local media description.
@@ -220,7 +236,9 @@ impl Capabilities {
             media.push(Attribute::AcceptTypes(self.accept_types.clone()));
         }
         if !self.accept_wrapped_types.is_empty() {
-            media.push(Attribute::AcceptWrappedTypes(self.accept_wrapped_types.clone()));
+            media.push(Attribute::AcceptWrappedTypes(
+                self.accept_wrapped_types.clone(),
+            ));
         }
         if let Some(size) = self.max_size {
             media.push(Attribute::MaxSize(size));
@@ -375,7 +393,10 @@ impl Capabilities {
         };
         // RFC 5547 §8.1: "Implementations according to this specification MUST include a
         // 'file-transfer-id' attribute in SDP offers and answers."
-        let transfer_id = peer.media.file_transfer_id().ok_or(NegotiationError::MissingFileTransferId)?;
+        let transfer_id = peer
+            .media
+            .file_transfer_id()
+            .ok_or(NegotiationError::MissingFileTransferId)?;
         let range = peer.media.file_range();
         match peer.direction {
             Direction::SendOnly => {
@@ -391,8 +412,14 @@ impl Capabilities {
                 if let Some(range) = range {
                     media.push(Attribute::FileRange(range));
                 }
-                let description = peer.media.file_description().ok_or(NegotiationError::MissingFileTransferId)?;
-                Ok(Some(FileTransfer { description, is_sender: false }))
+                let description = peer
+                    .media
+                    .file_description()
+                    .ok_or(NegotiationError::MissingFileTransferId)?;
+                Ok(Some(FileTransfer {
+                    description,
+                    is_sender: false,
+                }))
             }
             Direction::RecvOnly => {
                 // RFC 5547 §8.3.2: "If the file selector is unable to identify any file, then the
@@ -410,17 +437,29 @@ impl Capabilities {
                     range,
                 };
                 media.push_file_description(&description);
-                Ok(Some(FileTransfer { description, is_sender: true }))
+                Ok(Some(FileTransfer {
+                    description,
+                    is_sender: true,
+                }))
             }
             // RFC 5547 §8: a file sender offers 'sendonly', a file receiver 'recvonly'.
-            Direction::SendRecv | Direction::Inactive => Err(NegotiationError::InvalidFileDirection),
+            Direction::SendRecv | Direction::Inactive => {
+                Err(NegotiationError::InvalidFileDirection)
+            }
         }
     }
 
     /// Processes the answer to an offer made by [`create_offer`](Self::create_offer): uses its
     /// first MSRP media line.
-    pub fn handle_answer(&self, answer: &SessionDescription) -> Result<Negotiated, NegotiationError> {
-        let index = answer.msrp_media().map(|(i, _)| i).next().ok_or_else(|| missing_msrp_reason(answer))?;
+    pub fn handle_answer(
+        &self,
+        answer: &SessionDescription,
+    ) -> Result<Negotiated, NegotiationError> {
+        let index = answer
+            .msrp_media()
+            .map(|(i, _)| i)
+            .next()
+            .ok_or_else(|| missing_msrp_reason(answer))?;
         self.handle_answer_media(answer, index)
     }
 
@@ -474,18 +513,28 @@ impl Capabilities {
 
         let direction = self.direction.intersect(peer.direction.reversed());
         let file = self.answered_file(&peer)?;
-        let target = if role == Role::Active { Some(peer.connect_target(use_media_line)) } else { None };
+        let target = if role == Role::Active {
+            Some(peer.connect_target(use_media_line))
+        } else {
+            None
+        };
         self.negotiated(&peer, role, target, cema, direction, file)
     }
 
     /// Checks the RFC 5547 attributes of an answer against the offered file.
-    fn answered_file(&self, peer: &PeerMedia<'_>) -> Result<Option<FileTransfer>, NegotiationError> {
+    fn answered_file(
+        &self,
+        peer: &PeerMedia<'_>,
+    ) -> Result<Option<FileTransfer>, NegotiationError> {
         let Some(local) = &self.file else {
             return Ok(None);
         };
         // RFC 5547 §8.1: "The SDP answerer MUST copy the value of the 'file-transfer-id'
         // attribute in the SDP answer."
-        let answered_id = peer.media.file_transfer_id().ok_or(NegotiationError::MissingFileTransferId)?;
+        let answered_id = peer
+            .media
+            .file_transfer_id()
+            .ok_or(NegotiationError::MissingFileTransferId)?;
         if answered_id != local.transfer_id {
             return Err(NegotiationError::FileTransferIdMismatch);
         }
@@ -493,11 +542,18 @@ impl Capabilities {
         if self.direction.may_send() {
             let mut description = local.clone();
             description.range = range;
-            return Ok(Some(FileTransfer { description, is_sender: true }));
+            return Ok(Some(FileTransfer {
+                description,
+                is_sender: true,
+            }));
         }
         // A pull: the answer describes the file that the peer will send, and its hash selector
         // is the one to check the received file against (RFC 5547 §8.2.2).
-        let selector = peer.media.file_selector().filter(|s| !s.is_empty()).unwrap_or(&local.selector);
+        let selector = peer
+            .media
+            .file_selector()
+            .filter(|s| !s.is_empty())
+            .unwrap_or(&local.selector);
         let description = FileDescription {
             selector: selector.clone(),
             transfer_id: local.transfer_id.clone(),
@@ -506,15 +562,25 @@ impl Capabilities {
             icon: peer.media.file_icon().map(str::to_owned),
             range,
         };
-        Ok(Some(FileTransfer { description, is_sender: false }))
+        Ok(Some(FileTransfer {
+            description,
+            is_sender: false,
+        }))
     }
 
     fn check_common_types(&self, peer: &PeerMedia<'_>) -> Result<(), NegotiationError> {
         // RFC 4975 §8.6: "If the recipient of an offer does not understand any of the payload
         // types indicated in the offered SDP, it SHOULD indicate that using the appropriate
         // mechanism of the rendezvous protocol."
-        let common = peer.accept_types.iter().any(|p| self.accept_types.iter().any(|l| l.overlaps(p)));
-        if common { Ok(()) } else { Err(NegotiationError::NoCommonAcceptTypes) }
+        let common = peer
+            .accept_types
+            .iter()
+            .any(|p| self.accept_types.iter().any(|l| l.overlaps(p)));
+        if common {
+            Ok(())
+        } else {
+            Err(NegotiationError::NoCommonAcceptTypes)
+        }
     }
 
     fn negotiated(
@@ -537,7 +603,11 @@ impl Capabilities {
         // specified in [18] and MUST include this in the SDP." RFC 6135 §4.3: "fingerprints can
         // only be exchanged in peer-to-peer communication, as MSRP relays [RFC4976] will not
         // receive the SDP payloads containing the fingerprint attributes."
-        if protocol.is_tls() && !relays && self.require_peer_fingerprint && peer.fingerprints.is_empty() {
+        if protocol.is_tls()
+            && !relays
+            && self.require_peer_fingerprint
+            && peer.fingerprints.is_empty()
+        {
             return Err(NegotiationError::MissingFingerprint);
         }
         Ok(Negotiated {
@@ -551,7 +621,11 @@ impl Capabilities {
             local_accept_types: self.accept_types.clone(),
             local_accept_wrapped_types: self.accept_wrapped_types.clone(),
             peer_accept_types: peer.accept_types.to_vec(),
-            peer_accept_wrapped_types: peer.media.accept_wrapped_types().map(<[_]>::to_vec).unwrap_or_default(),
+            peer_accept_wrapped_types: peer
+                .media
+                .accept_wrapped_types()
+                .map(<[_]>::to_vec)
+                .unwrap_or_default(),
             local_max_size: self.max_size,
             peer_max_size: peer.media.max_size(),
             direction,
@@ -565,7 +639,11 @@ impl Capabilities {
 fn missing_msrp_reason(sd: &SessionDescription) -> NegotiationError {
     if sd.msrp_media().next().is_some() {
         NegotiationError::PortZero
-    } else if sd.media.iter().any(|m| matches!(m, Media::Other(o) if o.media == "message")) {
+    } else if sd
+        .media
+        .iter()
+        .any(|m| matches!(m, Media::Other(o) if o.media == "message"))
+    {
         NegotiationError::UnsupportedProtocol
     } else {
         NegotiationError::NoMsrpMedia
@@ -607,7 +685,9 @@ fn offerer_role(offered: Option<Setup>, answered: Option<Setup>) -> Result<Role,
         None => Ok(Role::Active),
         // RFC 4145 allows `actpass` in offers only.
         Some(Setup::Actpass) => Err(NegotiationError::InvalidSetup),
-        Some(Setup::Passive) if offered == Some(Setup::Passive) => Err(NegotiationError::SetupConflict),
+        Some(Setup::Passive) if offered == Some(Setup::Passive) => {
+            Err(NegotiationError::SetupConflict)
+        }
         Some(Setup::Passive) => Ok(Role::Active),
         Some(_) if matches!(offered, Some(Setup::Actpass | Setup::Passive)) => Ok(Role::Passive),
         // The answerer wants to connect, but the offer said the offerer connects (`active`, or
@@ -757,7 +837,8 @@ impl Negotiated {
     ///
     /// RFC 4975 §13: "MSRP endpoints sending instant messages to a peer that has included
     /// "message/cpim" as the first entry in the accept-types attribute SHOULD encapsulate all
-    /// instant message bodies in "message/cpim" wrappers."
+    /// instant message bodies in "message/ cpim" wrappers." (The stray space is the RFC's typo,
+    /// erratum 1284.)
     pub fn peer_prefers_cpim(&self) -> bool {
         matches!(
             self.peer_accept_types.first(),
@@ -817,7 +898,11 @@ struct PeerMedia<'a> {
 
 impl<'a> PeerMedia<'a> {
     fn new(sd: &'a SessionDescription, index: usize) -> Result<Self, NegotiationError> {
-        let media = sd.media.get(index).and_then(Media::as_msrp).ok_or(NegotiationError::NotMsrpMedia)?;
+        let media = sd
+            .media
+            .get(index)
+            .and_then(Media::as_msrp)
+            .ok_or(NegotiationError::NotMsrpMedia)?;
         if media.port == 0 {
             return Err(NegotiationError::PortZero);
         }
@@ -840,7 +925,9 @@ impl<'a> PeerMedia<'a> {
         }
         // RFC 4975 §8.6: "An SDP media-line proposing MSRP MUST be accompanied by an accept-types
         // attribute."
-        let accept_types = media.accept_types().ok_or(NegotiationError::MissingAcceptTypes)?;
+        let accept_types = media
+            .accept_types()
+            .ok_or(NegotiationError::MissingAcceptTypes)?;
         Ok(Self {
             media,
             path,
@@ -885,19 +972,28 @@ impl<'a> PeerMedia<'a> {
         if from_media_line {
             if let Some(connection) = self.connection {
                 let host = connection.address.split('/').next().unwrap_or("");
-                return ConnectTarget { host: host.to_owned(), port: self.media.port, from_media_line: true };
+                return ConnectTarget {
+                    host: host.to_owned(),
+                    port: self.media.port,
+                    from_media_line: true,
+                };
             }
         }
         // `new` made sure that every URI of the path has a port.
         let first = self.path.first();
-        ConnectTarget { host: host_text(first), port: first.port().unwrap_or(0), from_media_line: false }
+        ConnectTarget {
+            host: host_text(first),
+            port: first.port().unwrap_or(0),
+            from_media_line: false,
+        }
     }
 }
 
 impl Media {
-    /// This media line as an answer rejects it: the same media, protocol and formats with port 0
-    /// (RFC 3264 §6: "An offered stream is rejected by setting the port in the corresponding
-    /// media line of the answer to zero").
+    /// This media line as an answer rejects it: the same media, protocol and formats with port 0,
+    /// which is how RFC 3264 §6 rejects an offered stream. RFC 4975 §8.1 says the same for MSRP:
+    /// "a user agent that wishes to accept an offer, but not a specific media-line, MUST set the
+    /// port number of that media-line to zero (0) in the response."
     ///
     /// For MSRP, the `a=file-selector` and `a=file-transfer-id` of the offer are kept: RFC 5547
     /// §8.3, "The rejected answer MUST contained a 'file-selector' and 'file-transfer-id'
@@ -910,7 +1006,9 @@ impl Media {
                 media.attributes = offered
                     .attributes
                     .iter()
-                    .filter(|a| matches!(a, Attribute::FileSelector(_) | Attribute::FileTransferId(_)))
+                    .filter(|a| {
+                        matches!(a, Attribute::FileSelector(_) | Attribute::FileTransferId(_))
+                    })
                     .cloned()
                     .collect();
                 Media::Msrp(media)

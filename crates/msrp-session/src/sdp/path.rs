@@ -89,7 +89,12 @@ impl From<MsrpUri> for Path {
 
 impl PartialEq for Path {
     fn eq(&self, other: &Self) -> bool {
-        self.0.len() == other.0.len() && self.0.iter().zip(other.0.iter()).all(|(a, b)| a.as_str() == b.as_str())
+        self.0.len() == other.0.len()
+            && self
+                .0
+                .iter()
+                .zip(other.0.iter())
+                .all(|(a, b)| a.as_str() == b.as_str())
     }
 }
 
@@ -130,7 +135,10 @@ mod tests {
         .unwrap();
         assert_eq!(p.len(), 2);
         assert!(p.uses_relay());
-        assert_eq!(p.first().as_str(), "msrps://relay.example.com:9000/hjdhfha;tcp");
+        assert_eq!(
+            p.first().as_str(),
+            "msrps://relay.example.com:9000/hjdhfha;tcp"
+        );
         assert_eq!(p.last().session_id(), Some("fuige"));
         assert_eq!(
             p.to_string(),

@@ -20,7 +20,10 @@ pub struct SdpLine {
 impl SdpLine {
     /// A line of type `kind` with the given value.
     pub fn new(kind: char, value: &str) -> Self {
-        Self { kind, value: value.to_owned() }
+        Self {
+            kind,
+            value: value.to_owned(),
+        }
     }
 }
 
@@ -52,7 +55,8 @@ pub struct Origin {
 impl Origin {
     fn parse(value: &str) -> Option<Self> {
         let fields: Vec<&str> = value.split(' ').filter(|s| !s.is_empty()).collect();
-        let [username, session_id, version, net_type, addr_type, address] = fields.as_slice() else {
+        let [username, session_id, version, net_type, addr_type, address] = fields.as_slice()
+        else {
             return None;
         };
         if !super::syntax::is_digits(session_id) {
@@ -74,7 +78,12 @@ impl fmt::Display for Origin {
         write!(
             f,
             "{} {} {} {} {} {}",
-            self.username, self.session_id, self.session_version, self.net_type, self.addr_type, self.address
+            self.username,
+            self.session_id,
+            self.session_version,
+            self.net_type,
+            self.addr_type,
+            self.address
         )
     }
 }
@@ -98,7 +107,11 @@ impl ConnectionData {
     pub fn for_host(host: &str) -> Self {
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let addr_type = if host.contains(':') { "IP6" } else { "IP4" };
-        Self { net_type: "IN".to_owned(), addr_type: addr_type.to_owned(), address: host.to_owned() }
+        Self {
+            net_type: "IN".to_owned(),
+            addr_type: addr_type.to_owned(),
+            address: host.to_owned(),
+        }
     }
 
     fn parse(value: &str) -> Option<Self> {
@@ -135,7 +148,10 @@ impl Timing {
         let [start, stop] = fields.as_slice() else {
             return None;
         };
-        Some(Self { start: parse_u64(start)?, stop: parse_u64(stop)? })
+        Some(Self {
+            start: parse_u64(start)?,
+            stop: parse_u64(stop)?,
+        })
     }
 }
 
@@ -203,7 +219,10 @@ impl SessionDescription {
 
     /// The MSRP media descriptions with their index in [`SessionDescription::media`].
     pub fn msrp_media(&self) -> impl Iterator<Item = (usize, &MsrpMedia)> {
-        self.media.iter().enumerate().filter_map(|(i, m)| m.as_msrp().map(|m| (i, m)))
+        self.media
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| m.as_msrp().map(|m| (i, m)))
     }
 
     /// The `c=` line that applies to media `index`: its own, or else the session-level one.
@@ -217,15 +236,25 @@ impl SessionDescription {
     /// The direction that applies to media `index`: its own direction attribute, else the
     /// session-level one, else `sendrecv`.
     pub fn media_direction(&self, index: usize) -> Direction {
-        let media = self.media.get(index).and_then(Media::as_msrp).and_then(MsrpMedia::direction);
-        media.or_else(|| self.session_direction()).unwrap_or_default()
+        let media = self
+            .media
+            .get(index)
+            .and_then(Media::as_msrp)
+            .and_then(MsrpMedia::direction);
+        media
+            .or_else(|| self.session_direction())
+            .unwrap_or_default()
     }
 
     /// The fingerprints that apply to media `index`: its own, or else the session-level ones
     /// (RFC 4572 allows both levels).
     pub fn media_fingerprints(&self, index: usize) -> Vec<&Fingerprint> {
-        let own: Vec<&Fingerprint> =
-            self.media.get(index).and_then(Media::as_msrp).map(|m| m.fingerprints().collect()).unwrap_or_default();
+        let own: Vec<&Fingerprint> = self
+            .media
+            .get(index)
+            .and_then(Media::as_msrp)
+            .map(|m| m.fingerprints().collect())
+            .unwrap_or_default();
         if !own.is_empty() {
             return own;
         }
@@ -275,12 +304,17 @@ fn session_rank(kind: char) -> u8 {
 
 impl fmt::Display for SessionDescription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let others = |f: &mut fmt::Formatter<'_>, ranks: std::ops::RangeInclusive<u8>| -> fmt::Result {
-            for line in self.other_lines.iter().filter(|l| ranks.contains(&session_rank(l.kind))) {
-                write!(f, "{line}\r\n")?;
-            }
-            Ok(())
-        };
+        let others =
+            |f: &mut fmt::Formatter<'_>, ranks: std::ops::RangeInclusive<u8>| -> fmt::Result {
+                for line in self
+                    .other_lines
+                    .iter()
+                    .filter(|l| ranks.contains(&session_rank(l.kind)))
+                {
+                    write!(f, "{line}\r\n")?;
+                }
+                Ok(())
+            };
         if let Some(v) = self.version {
             write!(f, "v={v}\r\n")?;
         }
@@ -321,7 +355,10 @@ pub struct ParserConfig {
 
 impl Default for ParserConfig {
     fn default() -> Self {
-        Self { max_len: 64 * 1024, max_lines: 1024 }
+        Self {
+            max_len: 64 * 1024,
+            max_lines: 1024,
+        }
     }
 }
 
@@ -341,7 +378,8 @@ impl ParserConfig {
         if input.len() > self.max_len {
             return Err(ParseError::new(0, ParseErrorKind::TooLong));
         }
-        let text = std::str::from_utf8(input).map_err(|_| ParseError::new(0, ParseErrorKind::NotUtf8))?;
+        let text =
+            std::str::from_utf8(input).map_err(|_| ParseError::new(0, ParseErrorKind::NotUtf8))?;
         let mut sd = SessionDescription::default();
         let mut section = Section::Session;
         let mut seen_lines = 0usize;
@@ -357,18 +395,25 @@ impl ParserConfig {
                 return Err(ParseError::new(0, ParseErrorKind::TooManyLines));
             }
             let bytes = line.as_bytes();
-            if bytes.len() < 2 || bytes[1] != b'=' || !bytes[0].is_ascii_alphabetic() || line.contains('\r') {
+            if bytes.len() < 2
+                || bytes[1] != b'='
+                || !bytes[0].is_ascii_alphabetic()
+                || line.contains('\r')
+            {
                 return Err(err(ParseErrorKind::InvalidLine));
             }
             let kind = char::from(bytes[0]);
             let value = &line[2..];
             if kind == 'm' {
-                sd.media.push(parse_media_line(value).ok_or(err(ParseErrorKind::InvalidMediaLine))?);
+                sd.media
+                    .push(parse_media_line(value).ok_or(err(ParseErrorKind::InvalidMediaLine))?);
                 section = Section::Media;
                 continue;
             }
             match section {
-                Section::Session => parse_session_line(&mut sd, kind, value, seen_lines).map_err(err)?,
+                Section::Session => {
+                    parse_session_line(&mut sd, kind, value, seen_lines).map_err(err)?
+                }
                 Section::Media => {
                     // A media section exists: `section` only becomes `Media` after a push.
                     if let Some(media) = sd.media.last_mut() {
@@ -415,7 +460,9 @@ fn parse_session_line(
         't' if sd.timing.is_none() => {
             sd.timing = Some(Timing::parse(value).ok_or(ParseErrorKind::InvalidTiming)?);
         }
-        'a' => sd.attributes.push(Attribute::parse(value).map_err(ParseErrorKind::InvalidAttribute)?),
+        'a' => sd
+            .attributes
+            .push(Attribute::parse(value).map_err(ParseErrorKind::InvalidAttribute)?),
         _ => sd.other_lines.push(SdpLine::new(kind, value)),
     }
     Ok(())
@@ -458,7 +505,11 @@ fn parse_media_line(value: &str) -> Option<Media> {
     }))
 }
 
-fn parse_media_level_line(media: &mut Media, kind: char, value: &str) -> Result<(), ParseErrorKind> {
+fn parse_media_level_line(
+    media: &mut Media,
+    kind: char,
+    value: &str,
+) -> Result<(), ParseErrorKind> {
     let media = match media {
         Media::Msrp(m) => m,
         Media::Other(m) => {
@@ -467,14 +518,17 @@ fn parse_media_level_line(media: &mut Media, kind: char, value: &str) -> Result<
         }
     };
     match kind {
-        'a' => media.attributes.push(Attribute::parse(value).map_err(ParseErrorKind::InvalidAttribute)?),
+        'a' => media
+            .attributes
+            .push(Attribute::parse(value).map_err(ParseErrorKind::InvalidAttribute)?),
         'i' => {
             if media.title.replace(value.to_owned()).is_some() {
                 return Err(ParseErrorKind::DuplicateLine);
             }
         }
         'c' if media.connection.is_none() => {
-            media.connection = Some(ConnectionData::parse(value).ok_or(ParseErrorKind::InvalidConnection)?);
+            media.connection =
+                Some(ConnectionData::parse(value).ok_or(ParseErrorKind::InvalidConnection)?);
         }
         _ => media.other_lines.push(SdpLine::new(kind, value)),
     }

@@ -154,9 +154,18 @@ mod tests {
             split_outside_quotes(r#"name:"My cool picture.jpg" size:1"#, false),
             Some(vec![r#"name:"My cool picture.jpg""#, "size:1"])
         );
-        assert_eq!(split_outside_quotes("  a \t b  ", true), Some(vec!["a", "b"]));
-        assert_eq!(split_outside_quotes(r#"x="a\" b" c"#, true), Some(vec![r#"x="a\" b""#, "c"]));
-        assert_eq!(split_outside_quotes(r#"x="a\" b"#, false), Some(vec![r#"x="a\""#, "b"]));
+        assert_eq!(
+            split_outside_quotes("  a \t b  ", true),
+            Some(vec!["a", "b"])
+        );
+        assert_eq!(
+            split_outside_quotes(r#"x="a\" b" c"#, true),
+            Some(vec![r#"x="a\" b""#, "c"])
+        );
+        assert_eq!(
+            split_outside_quotes(r#"x="a\" b"#, false),
+            Some(vec![r#"x="a\""#, "b"])
+        );
         assert_eq!(split_outside_quotes(r#"x="open"#, false), None);
         assert_eq!(split_outside_quotes("", false), Some(vec![]));
     }

@@ -1,0 +1,119 @@
+//! Reading the path headers of a decoded frame.
+
+use std::fmt;
+
+use msrp_wire::{Head, HeaderError, HeaderName, UriList};
+
+use crate::error::Error;
+use crate::path::Path;
+
+/// Why a path header of a frame could not be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PathHeaderError {
+    /// The header is repeated or its value is not a list of URIs separated by single spaces.
+    Header(HeaderError),
+    /// A URI in the list is malformed; the error's offset is within the header value.
+    Uri {
+        /// The header.
+        header: HeaderName,
+        /// Offset in the stream of the header value.
+        value_offset: u64,
+        /// What is wrong with the URI.
+        error: Error,
+    },
+}
+
+impl PathHeaderError {
+    /// Offset in the stream of the offending byte.
+    pub fn offset(&self) -> u64 {
+        match self {
+            Self::Header(e) => e.offset(),
+            Self::Uri {
+                value_offset,
+                error,
+                ..
+            } => value_offset + error.offset() as u64,
+        }
+    }
+}
+
+impl fmt::Display for PathHeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Header(e) => e.fmt(f),
+            Self::Uri { header, error, .. } => {
+                write!(f, "{header}: {} at byte {}", error.kind(), self.offset())
+            }
+        }
+    }
+}
+
+impl std::error::Error for PathHeaderError {}
+
+impl From<HeaderError> for PathHeaderError {
+    fn from(e: HeaderError) -> Self {
+        Self::Header(e)
+    }
+}
+
+/// The To-Path, From-Path and Use-Path headers of a frame's [`Head`], parsed into [`Path`]s.
+///
+/// Each method returns `Ok(None)` when the header is absent.
+///
+/// ```
+/// use msrp_uri::FramePaths;
+///
+/// let mut decoder = msrp_wire::Decoder::new();
+/// decoder.push(b"MSRP a786hjs2 200 OK\r\n\
+/// To-Path: msrp://atlanta.example.com:7654/jshA7weztas;tcp\r\n\
+/// From-Path: msrp://biloxi.example.com:12763/kjhd37s2s20w2a;tcp\r\n\
+/// -------a786hjs2$\r\n");
+/// let frame = decoder.decode()?.expect("complete");
+/// let to = frame.to_path_uris()?.expect("present");
+/// assert_eq!(to.last().session_id(), Some("jshA7weztas"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait FramePaths {
+    /// `To-Path`, parsed.
+    fn to_path_uris(&self) -> Result<Option<Path>, PathHeaderError>;
+    /// `From-Path`, parsed.
+    fn from_path_uris(&self) -> Result<Option<Path>, PathHeaderError>;
+    /// `Use-Path` (RFC 4976), parsed.
+    fn use_path_uris(&self) -> Result<Option<Path>, PathHeaderError>;
+}
+
+fn parse(
+    head: &Head,
+    header: HeaderName,
+    list: Result<Option<UriList<'_>>, HeaderError>,
+) -> Result<Option<Path>, PathHeaderError> {
+    let Some(list) = list? else {
+        return Ok(None);
+    };
+    let value_offset = head
+        .headers()
+        .find(|h| h.name == header)
+        .map_or(0, |h| h.offset);
+    Path::parse(list.as_str())
+        .map(Some)
+        .map_err(|error| PathHeaderError::Uri {
+            header,
+            value_offset,
+            error,
+        })
+}
+
+impl FramePaths for Head {
+    fn to_path_uris(&self) -> Result<Option<Path>, PathHeaderError> {
+        parse(self, HeaderName::ToPath, self.to_path())
+    }
+
+    fn from_path_uris(&self) -> Result<Option<Path>, PathHeaderError> {
+        parse(self, HeaderName::FromPath, self.from_path())
+    }
+
+    fn use_path_uris(&self) -> Result<Option<Path>, PathHeaderError> {
+        parse(self, HeaderName::UsePath, self.use_path())
+    }
+}
