@@ -112,7 +112,11 @@ fn lossy(bytes: &[u8]) -> String {
 fn json_frame(open: &Open, flag: Flag) -> Value {
     let head = &open.head;
     let mut obj = serde_json::Map::new();
-    let kind = if head.is_request() { "request" } else { "response" };
+    let kind = if head.is_request() {
+        "request"
+    } else {
+        "response"
+    };
     obj.insert("kind".into(), kind.into());
     obj.insert("transaction_id".into(), head.transaction_id().into());
     match head.method() {
@@ -146,7 +150,9 @@ fn json_frame(open: &Open, flag: Flag) -> Value {
 /// line breaks.
 fn is_text(bytes: &[u8]) -> bool {
     match std::str::from_utf8(bytes) {
-        Ok(s) => !s.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\r' | '\n')),
+        Ok(s) => !s
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\t' | '\r' | '\n')),
         // A preview may end inside a multi-byte character.
         Err(e) => e.error_len().is_none() && is_text(&bytes[..e.valid_up_to()]),
     }
@@ -213,7 +219,10 @@ fn text_frame(n: u64, open: &Open, flag: Flag, show: usize) -> String {
 pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     let mut input: Box<dyn Read> = match &args.file {
         Some(path) if path.as_os_str() != "-" => Box::new(File::open(path).map_err(|e| {
-            Failure::new(FRAMING_ERROR, format!("cannot read {}: {e}", path.display()))
+            Failure::new(
+                FRAMING_ERROR,
+                format!("cannot read {}: {e}", path.display()),
+            )
         })?),
         _ => Box::new(io::stdin().lock()),
     };
@@ -265,10 +274,12 @@ fn decode_stream<W: Write>(
     let mut open: Option<Open> = None;
     loop {
         let n = decoder
-            .fill(64 * 1024, |buf| loop {
-                match input.read(buf) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    other => return other,
+            .fill(64 * 1024, |buf| {
+                loop {
+                    match input.read(buf) {
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        other => return other,
+                    }
                 }
             })
             .map_err(Stop::Input)?;

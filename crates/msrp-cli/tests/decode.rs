@@ -49,15 +49,30 @@ fn json_output_of_every_vector_matches_the_index() {
         stream.extend(std::fs::read(vectors().join(e["file"].as_str().unwrap())).unwrap());
     }
     let out = msrp(&["decode", "--json"], &stream);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines = json_lines(&out);
     assert_eq!(lines.len(), entries.len());
     for ((line, e), offset) in lines.iter().zip(entries).zip(offsets) {
         let name = e["file"].as_str().unwrap();
-        let mut keys: Vec<&str> = line.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut keys: Vec<&str> = line
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         keys.sort_unstable();
         let mut want = vec![
-            "body_base64", "body_len", "flag", "headers", "kind", "offset", "transaction_id",
+            "body_base64",
+            "body_len",
+            "flag",
+            "headers",
+            "kind",
+            "offset",
+            "transaction_id",
         ];
         if e["kind"] == "request" {
             want.push("method");
@@ -77,8 +92,13 @@ fn json_output_of_every_vector_matches_the_index() {
         assert_eq!(line["body_len"], e["body_length"], "{name}");
         match line["body_base64"].as_str() {
             Some(b64) => {
-                let body = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
-                assert_eq!(Some(hex(&Sha256::digest(&body)).as_str()), e["body_sha256"].as_str());
+                let body = base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .unwrap();
+                assert_eq!(
+                    Some(hex(&Sha256::digest(&body)).as_str()),
+                    e["body_sha256"].as_str()
+                );
             }
             None => assert_eq!(e["has_body"], false, "{name}"),
         }
@@ -91,7 +111,10 @@ fn human_output_shows_headers_and_body() {
     let out = msrp(&["decode", file.to_str().unwrap()], b"");
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.starts_with("#1 at byte 0: request SEND, transaction a786hjs2\n"), "{text}");
+    assert!(
+        text.starts_with("#1 at byte 0: request SEND, transaction a786hjs2\n"),
+        "{text}"
+    );
     assert!(text.contains("  Byte-Range: 1-25/25\n"));
     assert!(text.contains("  body: 23 bytes (text), sha256 9ece0e16"));
     assert!(text.contains("flag $ (end of message)"));
@@ -118,7 +141,11 @@ fn framing_error_is_reported_with_its_offset_and_status_1() {
 
     let out = msrp(&["decode"], &stream);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8(out.stdout).unwrap().starts_with("#1 at byte 0: response 200 OK"));
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .starts_with("#1 at byte 0: response 200 OK")
+    );
 }
 
 #[test]
@@ -151,7 +178,10 @@ From-Path: msrp://a.example.com:9/t;tcp\r\nContent-Type: application/octet-strea
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     let digest = hex(&Sha256::digest(&body));
-    assert!(text.contains(&format!("body: 3000000 bytes (binary), sha256 {digest}")), "{text}");
+    assert!(
+        text.contains(&format!("body: 3000000 bytes (binary), sha256 {digest}")),
+        "{text}"
+    );
     let out = msrp(&["decode", "--json"], &stream);
     let lines = json_lines(&out);
     assert_eq!(lines[0]["body_len"], 3_000_000);

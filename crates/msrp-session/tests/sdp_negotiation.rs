@@ -272,87 +272,40 @@ fn offer_with_setup(setup: Option<&str>) -> SessionDescription {
     ))
 }
 
+/// The answer's `a=setup` and the answerer's role, or the error.
+type Outcome = Result<(Option<Setup>, Role), NegotiationError>;
+
+const PASSIVE: Outcome = Ok((Some(Setup::Passive), Role::Passive));
+const ACTIVE: Outcome = Ok((Some(Setup::Active), Role::Active));
+const SILENT_PASSIVE: Outcome = Ok((None, Role::Passive));
+
 #[test]
 fn rfc6135_answerer_against_every_offered_value() {
+    use SetupPreference::{ActPass, Rfc4975};
+    const ACT: SetupPreference = SetupPreference::Active;
     // (offered a=setup, answerer preference) => answer a=setup and the answerer's role.
-    let cases: &[(
-        Option<&str>,
-        SetupPreference,
-        Result<(Option<Setup>, Role), NegotiationError>,
-    )] = &[
-        (None, SetupPreference::Rfc4975, Ok((None, Role::Passive))),
-        (
-            None,
-            SetupPreference::ActPass,
-            Ok((Some(Setup::Passive), Role::Passive)),
-        ),
-        (
-            None,
-            SetupPreference::Active,
-            Ok((Some(Setup::Passive), Role::Passive)),
-        ),
-        (
-            Some("actpass"),
-            SetupPreference::Rfc4975,
-            Ok((None, Role::Passive)),
-        ),
-        (
-            Some("actpass"),
-            SetupPreference::ActPass,
-            Ok((Some(Setup::Passive), Role::Passive)),
-        ),
-        (
-            Some("actpass"),
-            SetupPreference::Active,
-            Ok((Some(Setup::Active), Role::Active)),
-        ),
-        (
-            Some("active"),
-            SetupPreference::Rfc4975,
-            Ok((None, Role::Passive)),
-        ),
-        (
-            Some("active"),
-            SetupPreference::ActPass,
-            Ok((Some(Setup::Passive), Role::Passive)),
-        ),
-        (
-            Some("active"),
-            SetupPreference::Active,
-            Ok((Some(Setup::Passive), Role::Passive)),
-        ),
+    let cases: &[(Option<&str>, SetupPreference, Outcome)] = &[
+        (None, Rfc4975, SILENT_PASSIVE),
+        (None, ActPass, PASSIVE),
+        (None, ACT, PASSIVE),
+        (Some("actpass"), Rfc4975, SILENT_PASSIVE),
+        (Some("actpass"), ActPass, PASSIVE),
+        (Some("actpass"), ACT, ACTIVE),
+        (Some("active"), Rfc4975, SILENT_PASSIVE),
+        (Some("active"), ActPass, PASSIVE),
+        (Some("active"), ACT, PASSIVE),
         // RFC 6135 forbids "passive" in offers, but RFC 4145 defines the answer to it.
         (
             Some("passive"),
-            SetupPreference::Rfc4975,
+            Rfc4975,
             Err(NegotiationError::SetupConflict),
         ),
-        (
-            Some("passive"),
-            SetupPreference::ActPass,
-            Ok((Some(Setup::Active), Role::Active)),
-        ),
-        (
-            Some("passive"),
-            SetupPreference::Active,
-            Ok((Some(Setup::Active), Role::Active)),
-        ),
+        (Some("passive"), ActPass, ACTIVE),
+        (Some("passive"), ACT, ACTIVE),
         // RFC 6135 §4.2.1: "holdconn" is ignored, as if there were no a=setup.
-        (
-            Some("holdconn"),
-            SetupPreference::Rfc4975,
-            Ok((None, Role::Passive)),
-        ),
-        (
-            Some("holdconn"),
-            SetupPreference::ActPass,
-            Ok((Some(Setup::Passive), Role::Passive)),
-        ),
-        (
-            Some("holdconn"),
-            SetupPreference::Active,
-            Ok((Some(Setup::Passive), Role::Passive)),
-        ),
+        (Some("holdconn"), Rfc4975, SILENT_PASSIVE),
+        (Some("holdconn"), ActPass, PASSIVE),
+        (Some("holdconn"), ACT, PASSIVE),
     ];
     for (offered, preference, expected) in cases {
         let bob = with_setup(

@@ -70,17 +70,17 @@ impl From<HeaderError> for PathHeaderError {
 /// From-Path: msrp://biloxi.example.com:12763/kjhd37s2s20w2a;tcp\r\n\
 /// -------a786hjs2$\r\n");
 /// let frame = decoder.decode()?.expect("complete");
-/// let to = frame.to_path_uris()?.expect("present");
+/// let to = frame.parsed_to_path()?.expect("present");
 /// assert_eq!(to.last().session_id(), Some("jshA7weztas"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub trait FramePaths {
     /// `To-Path`, parsed.
-    fn to_path_uris(&self) -> Result<Option<Path>, PathHeaderError>;
+    fn parsed_to_path(&self) -> Result<Option<Path>, PathHeaderError>;
     /// `From-Path`, parsed.
-    fn from_path_uris(&self) -> Result<Option<Path>, PathHeaderError>;
+    fn parsed_from_path(&self) -> Result<Option<Path>, PathHeaderError>;
     /// `Use-Path` (RFC 4976), parsed.
-    fn use_path_uris(&self) -> Result<Option<Path>, PathHeaderError>;
+    fn parsed_use_path(&self) -> Result<Option<Path>, PathHeaderError>;
 }
 
 fn parse(
@@ -105,15 +105,15 @@ fn parse(
 }
 
 impl FramePaths for Head {
-    fn to_path_uris(&self) -> Result<Option<Path>, PathHeaderError> {
+    fn parsed_to_path(&self) -> Result<Option<Path>, PathHeaderError> {
         parse(self, HeaderName::ToPath, self.to_path())
     }
 
-    fn from_path_uris(&self) -> Result<Option<Path>, PathHeaderError> {
+    fn parsed_from_path(&self) -> Result<Option<Path>, PathHeaderError> {
         parse(self, HeaderName::FromPath, self.from_path())
     }
 
-    fn use_path_uris(&self) -> Result<Option<Path>, PathHeaderError> {
+    fn parsed_use_path(&self) -> Result<Option<Path>, PathHeaderError> {
         parse(self, HeaderName::UsePath, self.use_path())
     }
 }

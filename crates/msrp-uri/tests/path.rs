@@ -241,11 +241,14 @@ fn path_headers_of_every_vector_frame() {
         let mut decoder = msrp_wire::Decoder::new();
         decoder.push(&std::fs::read(&path).unwrap());
         let frame = decoder.decode().unwrap().unwrap();
-        let to = frame.to_path_uris().unwrap().expect("To-Path");
-        let from = frame.from_path_uris().unwrap().expect("From-Path");
+        let to = frame.parsed_to_path().unwrap().expect("To-Path");
+        let from = frame.parsed_from_path().unwrap().expect("From-Path");
         assert_eq!(to.to_string(), frame.to_path().unwrap().unwrap().as_str());
-        assert_eq!(from.to_string(), frame.from_path().unwrap().unwrap().as_str());
-        frame.use_path_uris().unwrap();
+        assert_eq!(
+            from.to_string(),
+            frame.from_path().unwrap().unwrap().as_str()
+        );
+        frame.parsed_use_path().unwrap();
         frames += 1;
     }
     assert!(frames >= 80);
@@ -255,8 +258,12 @@ From-Path: msrp://a.example.com:9/t;tcp\r\n-------abcd$\r\n";
     let mut decoder = msrp_wire::Decoder::new();
     decoder.push(wire);
     let frame = decoder.decode().unwrap().unwrap();
-    let err = frame.to_path_uris().unwrap_err();
+    let err = frame.parsed_to_path().unwrap_err();
     let bad = wire.windows(8).position(|w| w == b"msrp://x").unwrap() as u64;
-    assert!(err.offset() >= bad && err.offset() <= bad + 9, "offset {}", err.offset());
-    assert!(frame.use_path_uris().unwrap().is_none());
+    assert!(
+        err.offset() >= bad && err.offset() <= bad + 9,
+        "offset {}",
+        err.offset()
+    );
+    assert!(frame.parsed_use_path().unwrap().is_none());
 }

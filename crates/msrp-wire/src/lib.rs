@@ -73,3 +73,8 @@ pub use frame::{Flag, Frame, Head, Header, Headers, Method, StatusCode};
 pub use header::HeaderName;
 pub use limits::Limits;
 pub use syntax::is_ident;
+
+/// Runs the example of `README.md` as a doctest, so that it stays correct.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -373,7 +373,7 @@ impl fmt::Display for Direction {
 /// The value of `a=chatroom` (RFC 7701 §8): the chat room functions that the endpoint supports
 /// and its policy allows.
 ///
-/// The attribute "is not a negotiation subject to the SDP offer/answer model [RFC3264], but
+/// The attribute "is not a negotiation subject to the SDP offer/answer model \[RFC3264\], but
 /// instead a declaration" (RFC 7701 §8), so it is reported, never intersected.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Chatroom {

@@ -76,7 +76,9 @@ pub struct MsrpMedia {
     pub title: Option<String>,
     /// The media-level `c=` line.
     pub connection: Option<ConnectionData>,
-    /// Other non-attribute lines, in order.
+    /// Other non-attribute lines, in order. The parser never puts `a=` lines here, and puts an
+    /// `i=` or `c=` line here only when `title` or `connection` is already taken; a description
+    /// built by hand should follow the same rule to survive a round trip.
     pub other_lines: Vec<SdpLine>,
     /// The `a=` lines, in order.
     pub attributes: Vec<Attribute>,

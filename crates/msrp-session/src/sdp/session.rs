@@ -186,7 +186,9 @@ pub struct SessionDescription {
     pub timing: Option<Timing>,
     /// The session-level `a=` lines, in order.
     pub attributes: Vec<Attribute>,
-    /// The other session-level lines, in order.
+    /// The other session-level lines, in order. The parser never puts `v=`, `o=`, `s=`, `c=` or
+    /// `a=` lines here, and puts a `t=` line here only after the first one; the encoder writes
+    /// these lines in RFC 4566 order, keeping the order among lines of the same type.
     pub other_lines: Vec<SdpLine>,
     /// The media descriptions, in order.
     pub media: Vec<Media>,
@@ -341,6 +343,14 @@ impl fmt::Display for SessionDescription {
             write!(f, "{media}")?;
         }
         Ok(())
+    }
+}
+
+impl std::str::FromStr for SessionDescription {
+    type Err = ParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s.as_bytes())
     }
 }
 

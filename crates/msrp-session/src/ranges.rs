@@ -1,0 +1,116 @@
+//! Sets of byte ranges, for what a receiver holds and what a sender had reported.
+
+/// A set of half-open byte ranges `[start, end)`, kept sorted and merged.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RangeSet {
+    ranges: Vec<(u64, u64)>,
+}
+
+impl RangeSet {
+    /// Adds `[start, end)`; empty ranges are ignored.
+    pub(crate) fn insert(&mut self, start: u64, end: u64) {
+        if start >= end {
+            return;
+        }
+        // First range that ends at or after `start` (it may touch or overlap the new one).
+        let i = self.ranges.partition_point(|&(_, e)| e < start);
+        // Ranges from `i` that start at or before `end` merge with the new one.
+        let j = i + self.ranges[i..].partition_point(|&(s, _)| s <= end);
+        if i == j {
+            self.ranges.insert(i, (start, end));
+        } else {
+            let merged = (start.min(self.ranges[i].0), end.max(self.ranges[j - 1].1));
+            self.ranges.splice(i..j, [merged]);
+        }
+    }
+
+    /// Whether `[0, len)` is covered entirely.
+    pub(crate) fn covers(&self, len: u64) -> bool {
+        len == 0 || matches!(self.ranges.first(), Some(&(0, end)) if end >= len)
+    }
+
+    /// Number of bytes covered.
+    pub(crate) fn covered(&self) -> u64 {
+        self.ranges.iter().map(|(s, e)| e - s).sum()
+    }
+
+    /// Number of disjoint ranges.
+    pub(crate) fn pieces(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// The ranges, sorted.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.ranges.iter().copied()
+    }
+
+    /// The end of the highest range, zero when empty.
+    pub(crate) fn end(&self) -> u64 {
+        self.ranges.last().map_or(0, |r| r.1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merges_overlapping_and_touching_ranges() {
+        let mut s = RangeSet::default();
+        s.insert(10, 20);
+        s.insert(30, 40);
+        assert_eq!(s.pieces(), 2);
+        s.insert(20, 30);
+        assert_eq!(s.iter().collect::<Vec<_>>(), [(10, 40)]);
+        s.insert(0, 5);
+        s.insert(3, 12);
+        assert_eq!(s.iter().collect::<Vec<_>>(), [(0, 40)]);
+        assert!(s.covers(40));
+        assert!(!s.covers(41));
+        s.insert(50, 50);
+        assert_eq!(s.pieces(), 1);
+        s.insert(45, 60);
+        s.insert(41, 44);
+        assert_eq!(s.iter().collect::<Vec<_>>(), [(0, 40), (41, 44), (45, 60)]);
+        assert_eq!(s.covered(), 40 + 3 + 15);
+        s.insert(0, 100);
+        assert_eq!(s.iter().collect::<Vec<_>>(), [(0, 100)]);
+        assert_eq!(s.end(), 100);
+    }
+
+    #[test]
+    fn agrees_with_a_bitmap() {
+        // A small exhaustive-ish check against a naive model.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..200 {
+            let mut set = RangeSet::default();
+            let mut bits = [false; 64];
+            for _ in 0..12 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let a = seed % 64;
+                let b = (seed >> 8) % 65;
+                let (s, e) = (a.min(b), a.max(b));
+                set.insert(s, e);
+                for bit in &mut bits[s as usize..e as usize] {
+                    *bit = true;
+                }
+            }
+            let mut model = Vec::new();
+            let mut i = 0;
+            while i < 64 {
+                if bits[i] {
+                    let s = i;
+                    while i < 64 && bits[i] {
+                        i += 1;
+                    }
+                    model.push((s as u64, i as u64));
+                } else {
+                    i += 1;
+                }
+            }
+            assert_eq!(set.iter().collect::<Vec<_>>(), model);
+        }
+    }
+}
