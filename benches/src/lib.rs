@@ -139,6 +139,41 @@ impl SendFrame {
     }
 }
 
+/// A naive parse of one MSRP frame with a body at the start of `buf`, as a reference point for
+/// what a decoder costs: the start line's LF with `memchr`, the headers with
+/// `httparse::parse_headers`, the end-line with the prebuilt `finder` for [`END_LINE_LEAD`] and a
+/// compare of the id, flag and CRLF after it. Returns the frame's length and where its body is,
+/// or `None` for anything else. It checks far less than the grammar asks (no character classes
+/// of the start line, no header limits, httparse's header rules instead of RFC 4975's), keeps no
+/// state across calls, and copies nothing.
+pub fn naive_parse(
+    buf: &[u8],
+    finder: &memchr::memmem::Finder<'_>,
+) -> Option<(usize, Range<usize>)> {
+    let lf = memchr::memchr(b'\n', buf)?;
+    let start = buf.get(..lf.checked_sub(1)?)?;
+    let rest = start.strip_prefix(b"MSRP ")?;
+    let tid = &rest[..memchr::memchr(b' ', rest)?];
+    let mut headers = [httparse::EMPTY_HEADER; 16];
+    let body_start = match httparse::parse_headers(&buf[lf + 1..], &mut headers).ok()? {
+        httparse::Status::Complete((n, _)) => lf + 1 + n,
+        httparse::Status::Partial => return None,
+    };
+    // The CRLF of the blank line may be the end-line's own, for an empty body.
+    let mut from = body_start - 2;
+    loop {
+        let at = from + finder.find(&buf[from..])?;
+        let after = &buf[at + END_LINE_LEAD.len()..];
+        if after.starts_with(tid) {
+            if let [b'$' | b'+' | b'#', b'\r', b'\n', ..] = after[tid.len()..] {
+                let end = at + END_LINE_LEAD.len() + tid.len() + 3;
+                return Some((end, body_start..at.max(body_start)));
+            }
+        }
+        from = at + 1;
+    }
+}
+
 /// Whether `MSRP_BENCH_QUICK` is set to something other than empty or `0` (as
 /// `cargo xtask bench --quick` does).
 pub fn is_quick() -> bool {
@@ -350,6 +385,19 @@ mod tests {
         let decoded = decoder.decode().unwrap().unwrap();
         assert_eq!(decoded.body(), Some(&body[..]));
         assert_eq!(&frame.bytes[frame.body.clone()], &body[..]);
+    }
+
+    #[test]
+    fn naive_parse_agrees_with_the_decoder() {
+        let finder = memchr::memmem::Finder::new(END_LINE_LEAD);
+        let stream = repeat(RFC4975_SEND, 3);
+        let (len, body) = naive_parse(&stream, &finder).unwrap();
+        assert_eq!(len, RFC4975_SEND.len());
+        assert_eq!(&stream[body], b"Hey Bob, are you there?");
+        let big = SendFrame::new("f8k2lq9d", &random_body(5000, 3));
+        let (len, body) = naive_parse(&big.bytes, &finder).unwrap();
+        assert_eq!((len, body), (big.bytes.len(), big.body.clone()));
+        assert_eq!(naive_parse(&RFC4975_SEND[..200], &finder), None);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Decoded frames as plain data, so that the output of different decoders can be compared.
 
-use msrp_wire::{Decoder, Flag, Frame, Item, ParseError, StreamDecoder};
+use std::fmt;
+
+use msrp_wire::{Decoder, ErrorKind, Flag, Frame, Item, ParseError, StreamDecoder};
 
 /// One frame as a decoder reported it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,14 +72,37 @@ impl Outcome {
         }
     }
 
-    /// Decodes `pieces` pushed one after the other, draining the decoder after each.
-    pub fn decode(mut decoder: Decoder, pieces: &[&[u8]]) -> Self {
-        let mut outcome = Self::default();
-        for piece in pieces {
-            decoder.push(piece);
-            outcome.drain(&mut decoder);
-        }
-        outcome
+    /// Asserts that this outcome, of a decoder fed a stream in pieces, agrees with `whole`, of
+    /// a decoder fed the whole stream at once: the same frames and the same error. `context`
+    /// goes into the failure message.
+    pub fn assert_agrees(&self, whole: &Outcome, context: &dyn fmt::Debug) {
+        assert_eq!(self.records, whole.records, "{context:?}");
+        assert!(
+            same_error(self.error, whole.error),
+            "{:?} in pieces, {:?} at once; {context:?}",
+            self.error,
+            whole.error
+        );
+    }
+}
+
+/// Whether the error of a decoder fed a stream in pieces agrees with the error of a decoder fed
+/// the whole stream: they must be equal.
+///
+/// With the `lenient-split-errors` feature, one known discrepancy of `msrp-wire` is let through:
+/// a decoder that holds only the beginning of a line reports a line or head limit as soon as the
+/// line outgrows it, while a decoder that holds the whole line first finds that the line ends in
+/// a bare LF, further on.
+fn same_error(split: Option<ParseError>, whole: Option<ParseError>) -> bool {
+    let known = |s: ParseError, w: ParseError| {
+        cfg!(feature = "lenient-split-errors")
+            && s.kind().is_limit()
+            && w.kind() == ErrorKind::BareLineFeed
+            && s.offset() < w.offset()
+    };
+    match (split, whole) {
+        (Some(s), Some(w)) => s == w || known(s, w),
+        (s, w) => s == w,
     }
 }
 
@@ -110,7 +135,10 @@ impl Reassembler {
             };
             match item {
                 Item::Frame(frame) => {
-                    assert!(self.partial.is_none(), "a whole frame inside a streamed one");
+                    assert!(
+                        self.partial.is_none(),
+                        "a whole frame inside a streamed one"
+                    );
                     assert!(frame.body().map_or(0, <[u8]>::len) <= max_body);
                     self.outcome.records.push(Record::of_frame(&frame));
                 }
@@ -127,7 +155,10 @@ impl Reassembler {
                 Item::Body(piece) => {
                     assert!(!piece.is_empty(), "body pieces are never empty");
                     let partial = self.partial.as_mut().expect("a body piece without a head");
-                    partial.body.get_or_insert_default().extend_from_slice(&piece);
+                    partial
+                        .body
+                        .get_or_insert_default()
+                        .extend_from_slice(&piece);
                 }
                 Item::End(flag) => {
                     let mut record = self.partial.take().expect("an end without a head");

@@ -17,7 +17,10 @@ impl<'a> Schedule<'a> {
     /// Reads the schedule at the front of `input`.
     pub fn parse(input: &'a [u8]) -> Self {
         let count = input.first().map_or(0, |&b| usize::from(b % 16));
-        let (lengths, stream) = input.get(1..).unwrap_or_default().split_at(count.min(input.len().saturating_sub(1)));
+        let (lengths, stream) = input
+            .get(1..)
+            .unwrap_or_default()
+            .split_at(count.min(input.len().saturating_sub(1)));
         Self { lengths, stream }
     }
 
@@ -32,7 +35,11 @@ impl<'a> Schedule<'a> {
             if rest.is_empty() {
                 break;
             }
-            let n = if n == 255 { rest.len() } else { usize::from(n).min(rest.len()) };
+            let n = if n == 255 {
+                rest.len()
+            } else {
+                usize::from(n).min(rest.len())
+            };
             let (piece, tail) = rest.split_at(n);
             pieces.push(piece);
             rest = tail;

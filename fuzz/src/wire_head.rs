@@ -106,9 +106,9 @@ fn check_frame(frame: &Frame, data: &[u8]) {
             // counts as the CRLF in front of it.
             let lead = [b"\r\n-------", tid].concat();
             let text = [b"\r\n", body].concat();
-            let holds_end_line = text.windows(lead.len() + 1).any(|w| {
-                w.starts_with(&lead) && Flag::from_byte(w[lead.len()]).is_some()
-            });
+            let holds_end_line = text
+                .windows(lead.len() + 1)
+                .any(|w| w.starts_with(&lead) && Flag::from_byte(w[lead.len()]).is_some());
             assert!(!holds_end_line, "the body holds its own end-line");
         }
         None => {
@@ -126,7 +126,10 @@ fn check_frame(frame: &Frame, data: &[u8]) {
 fn check_start_line(frame: &Frame, head: &[u8]) -> usize {
     let tid = frame.transaction_id();
     assert!(is_ident(tid.as_bytes()));
-    let end = head.windows(2).position(|w| w == b"\r\n").expect("a start line");
+    let end = head
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .expect("a start line");
     let line = &head[..end];
     let prefix = format!("MSRP {tid} ");
     assert!(line.starts_with(prefix.as_bytes()));
@@ -161,7 +164,10 @@ fn check_header_lines(frame: &Frame, head: &[u8], mut pos: usize) -> usize {
     for h in frame.headers() {
         let line = [h.raw_name, b": ", h.value, b"\r\n"].concat();
         assert_eq!(&head[pos..pos + line.len()], line);
-        assert_eq!(h.offset, frame.offset() + (pos + h.raw_name.len() + 2) as u64);
+        assert_eq!(
+            h.offset,
+            frame.offset() + (pos + h.raw_name.len() + 2) as u64
+        );
         assert_eq!(h.name, HeaderName::from_bytes(h.raw_name));
         assert_eq!(h.name_str().as_bytes(), h.raw_name);
         assert!(!h.value.contains(&b'\r') && !h.value.contains(&b'\n'));
@@ -197,11 +203,11 @@ fn once(head: &Head, name: HeaderName) -> Option<&[u8]> {
 
 /// Checks the promises every typed accessor shares, and returns its value with the raw header
 /// value when the header is present once and well formed.
-fn typed<'h, T>(
-    head: &'h Head,
+fn typed<T>(
+    head: &Head,
     name: HeaderName,
     result: Result<Option<T>, HeaderError>,
-) -> Option<(T, &'h [u8])> {
+) -> Option<(T, &[u8])> {
     let mut found = head.headers().filter(|h| h.name == name);
     let first = found.next();
     let repeated = found.next().is_some();
@@ -243,7 +249,10 @@ fn check_accessors(frame: &Frame) {
             None => {
                 // A value that msrp-uri reads as a path is a valid URI list.
                 let text = once(head, name).and_then(|v| str::from_utf8(v).ok());
-                assert!(text.is_none_or(|t| Path::parse(t).is_err()), "{name}: {text:?}");
+                assert!(
+                    text.is_none_or(|t| Path::parse(t).is_err()),
+                    "{name}: {text:?}"
+                );
             }
         }
     }
@@ -323,7 +332,10 @@ fn check_accessors(frame: &Frame) {
             assert!(!digest.params.is_empty());
             for (param, _) in &digest.params {
                 assert!(!param.is_empty());
-                let first = digest.params.iter().find(|(p, _)| p.eq_ignore_ascii_case(param));
+                let first = digest
+                    .params
+                    .iter()
+                    .find(|(p, _)| p.eq_ignore_ascii_case(param));
                 assert_eq!(digest.get(param), first.map(|(_, v)| v.as_ref()));
             }
         }

@@ -37,22 +37,28 @@ pub fn check(data: &[u8]) {
             assert_eq!(split.buffered(), pushed - consumed);
         }
     }
-    assert_eq!(outcome, expected, "pieces {:?}", lengths(&pieces));
+    outcome.assert_agrees(&expected, &lengths(&pieces));
     if expected.error.is_none() {
         assert_eq!(split.scanned(), whole.scanned(), "scanned bytes differ");
     }
 
     let mut stream = StreamDecoder::new();
+    let max_body = stream.limits().max_body;
     let mut reassembler = Reassembler::default();
     for piece in &pieces {
         stream.push(piece);
-        reassembler.drain(&mut stream, stream.limits().max_body);
+        reassembler.drain(&mut stream, max_body);
     }
     // The stream decoder streams a body the whole-frame decoder refuses as too large.
-    if expected.error.is_some_and(|e| e.kind() == ErrorKind::BodyTooLarge) {
+    if expected
+        .error
+        .is_some_and(|e| e.kind() == ErrorKind::BodyTooLarge)
+    {
         return;
     }
-    assert_eq!(reassembler.outcome, expected, "pieces {:?}", lengths(&pieces));
+    reassembler
+        .outcome
+        .assert_agrees(&expected, &lengths(&pieces));
     if expected.error.is_none() {
         assert_eq!(stream.scanned(), whole.scanned(), "scanned bytes differ");
     }

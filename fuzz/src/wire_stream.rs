@@ -54,7 +54,7 @@ pub fn check(data: &[u8]) {
             );
         }
     }
-    assert_eq!(reassembler.outcome, expected, "limits {limits:?}");
+    reassembler.outcome.assert_agrees(&expected, &limits);
     if expected.error.is_none() {
         assert_eq!(stream.scanned(), whole.scanned(), "scanned bytes differ");
     }

@@ -30,6 +30,7 @@ impl RangeSet {
     }
 
     /// Number of bytes covered.
+    #[cfg(test)]
     pub(crate) fn covered(&self) -> u64 {
         self.ranges.iter().map(|(s, e)| e - s).sum()
     }

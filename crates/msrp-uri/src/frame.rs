@@ -81,6 +81,21 @@ pub trait FramePaths {
     fn parsed_from_path(&self) -> Result<Option<Path>, PathHeaderError>;
     /// `Use-Path` (RFC 4976), parsed.
     fn parsed_use_path(&self) -> Result<Option<Path>, PathHeaderError>;
+
+    /// The session-id of the first To-Path URI, read without parsing the URIs: what a
+    /// connection that carries several sessions routes requests by. `None` when To-Path is
+    /// absent or malformed, or its first URI has no session-id.
+    fn to_path_session_id(&self) -> Option<&str>;
+}
+
+/// The session-id of a URI's text, found without validating the rest: the text after the first
+/// `/` that follows the authority, up to the first `;`.
+pub fn session_id_of(uri: &str) -> Option<&str> {
+    let (_, rest) = uri.split_once("://")?;
+    let end = rest.find(';').unwrap_or(rest.len());
+    let rest = &rest[..end];
+    let (_, id) = rest.split_once('/')?;
+    (!id.is_empty()).then_some(id)
 }
 
 fn parse(
@@ -115,5 +130,31 @@ impl FramePaths for Head {
 
     fn parsed_use_path(&self) -> Result<Option<Path>, PathHeaderError> {
         parse(self, HeaderName::UsePath, self.use_path())
+    }
+
+    fn to_path_session_id(&self) -> Option<&str> {
+        let list = self.to_path().ok()??;
+        session_id_of(list.iter().next()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::session_id_of;
+
+    #[test]
+    fn session_ids_of_uri_texts() {
+        let cases = [
+            ("msrp://a.example.com:7654/jshA7weztas;tcp", Some("jshA7weztas")),
+            ("msrps://[::1]:2855/a/b=c+d;tcp;x=y", Some("a/b=c+d")),
+            ("msrp://relay.example.net:2855;tcp", None),
+            ("msrp://h:1/;tcp", None),
+            ("msrp://h:1/abc", Some("abc")),
+            ("not a uri", None),
+            ("", None),
+        ];
+        for (uri, id) in cases {
+            assert_eq!(session_id_of(uri), id, "{uri}");
+        }
     }
 }

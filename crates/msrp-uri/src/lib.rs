@@ -59,7 +59,7 @@ mod syntax;
 mod uri;
 
 pub use error::{Error, ErrorKind};
-pub use frame::{FramePaths, PathHeaderError};
+pub use frame::{FramePaths, PathHeaderError, session_id_of};
 pub use path::{Iter, Path};
 pub use session_id::{
     SESSION_ID_LEN, SESSION_ID_RANDOM_BITS, SESSION_ID_RANDOM_BYTES, generate_session_id,

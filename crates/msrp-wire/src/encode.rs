@@ -56,7 +56,7 @@ impl std::error::Error for EncodeError {}
 
 /// A validated transaction id: `ident = ALPHANUM 3*31ident-char`. It is `Copy` and holds its
 /// characters inline.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TransactionId {
     bytes: [u8; MAX_TID],
     len: u8,

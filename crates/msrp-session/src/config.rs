@@ -1,0 +1,197 @@
+//! Configuration of sessions and connections, with their limits.
+
+use core::fmt;
+use std::time::Duration;
+
+use msrp_uri::{MsrpUri, Path};
+
+use crate::sdp::FormatEntry;
+
+/// A source of random bytes, for transaction ids, Message-IDs and session-ids.
+///
+/// The session never reaches for global randomness: tests give it a seeded generator and are
+/// reproducible; applications give it a cryptographically secure one, as RFC 4975 §7.1 asks
+/// transaction ids to "contain at least 64 bits of randomness".
+pub trait Random: Send {
+    /// Fills `dest` with random bytes.
+    fn fill(&mut self, dest: &mut [u8]);
+}
+
+impl<F: FnMut(&mut [u8]) + Send> Random for F {
+    fn fill(&mut self, dest: &mut [u8]) {
+        self(dest)
+    }
+}
+
+/// How a message is cut into chunks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Chunking {
+    /// As RFC 4975 §7.1.1 strongly recommends: as few chunks as possible, each with `*` as its
+    /// range-end, interrupted only when other traffic waits for the connection.
+    Interruptible,
+    /// Chunks of this many bytes (the last one shorter), for peers such as relays that cap frame
+    /// sizes. Chunks of 2048 bytes or less state their range-end; larger ones use `*` (RFC 4975
+    /// §7.1.1: "any chunk with a body of greater than 2048 octets will have a "*" character in
+    /// the range-end field").
+    Fixed(usize),
+}
+
+/// How the From-Path of incoming requests is checked against the peer's path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FromPathCheck {
+    /// The last URI of From-Path (the original sender) must match the last URI of the peer's
+    /// path by the rules of RFC 4975 §6.1.
+    Strict,
+    /// Only the session-ids of those URIs are compared: for media anchors that rewrite
+    /// addresses (RFC 6714, CEMA).
+    SessionId,
+    /// No check.
+    Off,
+}
+
+/// Limits on what a peer can make a session hold or do. Exceeding one gets the RFC's answer
+/// (413 for sizes and counts) and bounded memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Largest message accepted, in bytes; larger ones get 413 (RFC 4975 §10.5). Set it to
+    /// what the SDP `a=max-size` advertised. Default 1 GiB.
+    pub max_message_size: u64,
+    /// Messages being received at once; a chunk of one more gets 413. Default 64.
+    pub max_incoming_messages: usize,
+    /// Bytes held for messages delivered whole (including out-of-order chunks of them), over all
+    /// of the session's incoming messages; beyond it, messages are delivered in pieces instead.
+    /// Default 4 MiB.
+    pub max_buffered_bytes: usize,
+    /// Messages up to this size are delivered whole as one [`Event::Message`](crate::Event);
+    /// larger ones in pieces with their offsets. Default 64 KiB.
+    pub deliver_whole_up_to: usize,
+    /// Time an incomplete incoming message may go without new data before it is dropped (and
+    /// its sender told with a failure REPORT). Default 2 minutes.
+    pub incomplete_message_timeout: Duration,
+    /// Disjoint byte ranges held for one incoming message (chunks out of order); beyond it the
+    /// message gets 413. Default 256.
+    pub max_ranges: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_message_size: 1 << 30,
+            max_incoming_messages: 64,
+            max_buffered_bytes: 4 << 20,
+            deliver_whole_up_to: 64 << 10,
+            incomplete_message_timeout: Duration::from_secs(120),
+            max_ranges: 256,
+        }
+    }
+}
+
+/// Everything a [`Session`](crate::Session) needs to know: who it is, whom it talks to, and how.
+#[non_exhaustive]
+pub struct SessionConfig {
+    /// This endpoint's URI for the session (its SDP `a=path`); its session-id names the session.
+    pub local_uri: MsrpUri,
+    /// The To-Path of requests this session sends: the peer's SDP `a=path`, relays first.
+    pub peer_path: Path,
+    /// Randomness for ids.
+    pub random: Box<dyn Random>,
+    /// How messages are cut into chunks.
+    pub chunking: Chunking,
+    /// Bytes a message may send before it yields the connection to other waiting traffic (at
+    /// least 2048, as RFC 4975 §7.1.1 wants chunks interrupted only after "at least 2048
+    /// octets"). Default 64 KiB.
+    pub quantum: usize,
+    /// Time to wait for the response to a chunk sent with Failure-Report `yes` before the
+    /// message fails with 408 (RFC 4975 §7.1.1: "within 30 seconds"). Default 30 s.
+    pub transaction_timeout: Duration,
+    /// Time to wait, after the last chunk, for the success REPORTs of a message sent with
+    /// Success-Report `yes`. Default 2 minutes (RFC 4975 §7.1.1: "For many IM applications, it
+    /// may be 2 minutes").
+    pub success_report_timeout: Duration,
+    /// Media types this endpoint accepts (its `a=accept-types`); others get 415. Default `*`.
+    pub accept_types: Vec<FormatEntry>,
+    /// Media types the peer accepts (its `a=accept-types`); sending another is refused before
+    /// anything is sent (RFC 4975 §8.6). `None` accepts everything.
+    pub peer_accept_types: Option<Vec<FormatEntry>>,
+    /// The peer's `a=max-size`; larger messages are refused before anything is sent.
+    pub peer_max_size: Option<u64>,
+    /// How the From-Path of incoming requests is checked.
+    pub from_path_check: FromPathCheck,
+    /// Whether this endpoint is the active one (RFC 4975 §5.4), which "MUST immediately issue a
+    /// SEND request" when its connection is up: a bodiless SEND is sent when the session is
+    /// attached to a connection with nothing else queued.
+    pub active: bool,
+    /// Limits on what the peer can make this session do.
+    pub limits: Limits,
+}
+
+impl SessionConfig {
+    /// A configuration with the defaults: interruptible chunking, 30 s transaction timeout,
+    /// everything accepted, strict From-Path checks, passive.
+    pub fn new(local_uri: MsrpUri, peer_path: Path, random: impl Random + 'static) -> Self {
+        Self {
+            local_uri,
+            peer_path,
+            random: Box::new(random),
+            chunking: Chunking::Interruptible,
+            quantum: 64 << 10,
+            transaction_timeout: Duration::from_secs(30),
+            success_report_timeout: Duration::from_secs(120),
+            accept_types: vec![FormatEntry::Any],
+            peer_accept_types: None,
+            peer_max_size: None,
+            from_path_check: FromPathCheck::Strict,
+            active: false,
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionConfig")
+            .field("local_uri", &self.local_uri)
+            .field("peer_path", &self.peer_path)
+            .field("chunking", &self.chunking)
+            .field("quantum", &self.quantum)
+            .field("transaction_timeout", &self.transaction_timeout)
+            .field("success_report_timeout", &self.success_report_timeout)
+            .field("accept_types", &self.accept_types)
+            .field("peer_accept_types", &self.peer_accept_types)
+            .field("peer_max_size", &self.peer_max_size)
+            .field("from_path_check", &self.from_path_check)
+            .field("active", &self.active)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configuration of a [`Connection`](crate::Connection).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionConfig {
+    /// Limits of the frame decoder.
+    pub wire: msrp_wire::Limits,
+    /// Sessions one connection may carry. Default 1024.
+    pub max_sessions: usize,
+    /// Responses and REPORTs queued for sending before the connection stops reading (the peer
+    /// must read what it asked for). Default 256 KiB.
+    pub max_queued_control: usize,
+    /// Time a frame may stay incomplete without new bytes arriving before the connection fails
+    /// (an idle or slowloris peer). Default 30 s.
+    pub frame_timeout: Duration,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        Self {
+            wire: msrp_wire::Limits::default(),
+            max_sessions: 1024,
+            max_queued_control: 256 << 10,
+            frame_timeout: Duration::from_secs(30),
+        }
+    }
+}
