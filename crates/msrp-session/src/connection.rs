@@ -235,7 +235,11 @@ impl Connection {
                 }
             }
         }
-        if self.inbound.as_ref().is_some_and(|i| i.session == Some(index)) {
+        if self
+            .inbound
+            .as_ref()
+            .is_some_and(|i| i.session == Some(index))
+        {
             if let Some(inbound) = &mut self.inbound {
                 inbound.session = None;
             }
@@ -490,8 +494,14 @@ impl Connection {
     fn incoming(&mut self, now: Instant, item: Held) {
         match self.route(item.head()) {
             Ok(Some(index)) => self.dispatch(now, index, item),
-            Ok(None) if item.head().is_request() && item.head().method() != Some(Method::Report) => {
-                let session_id = item.head().to_path_session_id().unwrap_or_default().to_owned();
+            Ok(None)
+                if item.head().is_request() && item.head().method() != Some(Method::Report) =>
+            {
+                let session_id = item
+                    .head()
+                    .to_path_session_id()
+                    .unwrap_or_default()
+                    .to_owned();
                 self.held = Some(item);
                 self.events
                     .push_back(ConnectionEvent::UnknownSession { session_id });
@@ -555,7 +565,12 @@ impl Connection {
     /// responses or REPORT requests"). Messages take turns of
     /// [`SessionConfig::quantum`](crate::SessionConfig::quantum) bytes when several wait; a
     /// message alone on the connection is sent as one chunk.
-    pub fn poll_transmit_vectored(&mut self, now: Instant, max: usize, out: &mut Vec<Bytes>) -> usize {
+    pub fn poll_transmit_vectored(
+        &mut self,
+        now: Instant,
+        max: usize,
+        out: &mut Vec<Bytes>,
+    ) -> usize {
         let mut n = 0;
         while n < max {
             if !self.control.is_empty() {
@@ -575,15 +590,16 @@ impl Connection {
                         .session
                         .as_ref()
                         .is_some_and(Session::has_ready);
-                let (quantum, interruptible) = self.slots[index as usize]
-                    .session
-                    .as_ref()
-                    .map_or((usize::MAX, true), |s| {
-                        (
-                            s.config().quantum,
-                            s.config().chunking == Chunking::Interruptible,
-                        )
-                    });
+                let (quantum, interruptible) =
+                    self.slots[index as usize]
+                        .session
+                        .as_ref()
+                        .map_or((usize::MAX, true), |s| {
+                            (
+                                s.config().quantum,
+                                s.config().chunking == Chunking::Interruptible,
+                            )
+                        });
                 let turn_left = quantum.saturating_sub(open.written as usize);
                 if others && interruptible && turn_left == 0 {
                     self.end_open(now, Flag::Continued);
@@ -636,7 +652,9 @@ impl Connection {
             }
             let mut scratch = core::mem::take(&mut self.scratch);
             let open = self
-                .with_session(index, |s, ctx| s.start_chunk(ctx, now, handle, &mut scratch))
+                .with_session(index, |s, ctx| {
+                    s.start_chunk(ctx, now, handle, &mut scratch)
+                })
                 .flatten();
             self.scratch = scratch;
             if let Some(open) = open {

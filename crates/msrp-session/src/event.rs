@@ -198,6 +198,8 @@ impl fmt::Display for SessionFailure {
 }
 
 /// Something a connection has to tell the application.
+// Session events carry the frame head inline: boxing it would cost an allocation per message.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum ConnectionEvent {

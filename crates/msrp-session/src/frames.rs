@@ -111,7 +111,10 @@ pub(crate) struct ChunkHead<'a> {
     pub(crate) failure_report: msrp_wire::FailureReport,
     /// Range-start (from one), range-end (`None` for `*`), total (`None` for `*`).
     pub(crate) range: (u64, Option<u64>, Option<u64>),
-    pub(crate) headers: &'a [(std::borrow::Cow<'static, str>, std::borrow::Cow<'static, str>)],
+    pub(crate) headers: &'a [(
+        std::borrow::Cow<'static, str>,
+        std::borrow::Cow<'static, str>,
+    )],
     /// `None` for a bodiless SEND.
     pub(crate) content_type: Option<&'a str>,
 }

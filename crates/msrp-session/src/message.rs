@@ -16,7 +16,7 @@ use crate::MessageId;
 /// holds at most a couple of reads.
 pub trait BodySource: Send {
     /// Total length in bytes, if known in advance; it is announced in Byte-Range.
-    fn len(&self) -> Option<u64>;
+    fn total_len(&self) -> Option<u64>;
 
     /// The next bytes of the body, at most `max` of them; an empty result means the end.
     fn read(&mut self, max: usize) -> io::Result<Bytes>;
@@ -38,7 +38,7 @@ impl fmt::Debug for Body {
         match self {
             Self::None => f.write_str("None"),
             Self::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
-            Self::Source(s) => write!(f, "Source(len {:?})", s.len()),
+            Self::Source(s) => write!(f, "Source(len {:?})", s.total_len()),
         }
     }
 }
@@ -132,7 +132,7 @@ impl OutgoingMessage {
         match &self.body {
             Body::None => Some(0),
             Body::Bytes(b) => Some(b.len() as u64),
-            Body::Source(s) => s.len(),
+            Body::Source(s) => s.total_len(),
         }
     }
 

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use msrp_uri::MsrpUri;
@@ -29,6 +29,9 @@ use crate::{IncomingKey, MessageHandle, MessageId, SessionKey};
 const READ_SIZE: usize = 64 << 10;
 /// Message-IDs refused with 413 that are remembered, so later chunks get 413 too.
 const REFUSED_MEMORY: usize = 64;
+/// Quiet time after which a session gives back the memory its bursts left in its tables, and
+/// forgets the Message-IDs of completed messages.
+const IDLE_RELEASE: Duration = Duration::from_secs(30);
 /// Message-IDs of completed messages that are remembered, so that duplicate chunks are
 /// acknowledged without delivering the message twice.
 const COMPLETED_MEMORY: usize = 1024;
@@ -75,7 +78,8 @@ pub(crate) struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn emit(&mut self, event: Event) {
-        self.events.push_back(ConnectionEvent::Session(self.key, event));
+        self.events
+            .push_back(ConnectionEvent::Session(self.key, event));
     }
 }
 
@@ -284,6 +288,10 @@ pub struct Session {
     refused: VecDeque<MessageId>,
     completed: HashSet<MessageId>,
     completed_order: VecDeque<MessageId>,
+
+    /// The last time the session did anything, and whether its memory was given back since.
+    last_activity: Option<Instant>,
+    released: bool,
 }
 
 impl core::fmt::Debug for Session {
@@ -357,6 +365,8 @@ impl Session {
             refused: VecDeque::new(),
             completed: HashSet::new(),
             completed_order: VecDeque::new(),
+            last_activity: None,
+            released: true,
             config,
         })
     }
@@ -468,7 +478,7 @@ impl Session {
         let handle = self.next_handle;
         self.next_handle += 1;
         let total = match (&body.source, bodiless) {
-            (Some(source), _) => source.len(),
+            (Some(source), _) => source.total_len(),
             (None, true) => Some(0),
             (None, false) => Some(body.buffered as u64),
         };
@@ -563,10 +573,9 @@ impl Session {
         handle: u64,
         out: &mut BytesMut,
     ) -> Option<OpenChunk> {
+        self.touch(now);
         let chunking = self.config.chunking;
-        let Some(m) = self.outgoing.get_mut(&handle) else {
-            return None;
-        };
+        let m = self.outgoing.get_mut(&handle)?;
         m.cut = false;
         let start = m.sent + 1;
         // A chunk that states its range-end must not be cut short, so its id is chosen against
@@ -586,26 +595,39 @@ impl Session {
         let len = check.min(m.body.buffered);
         self.scratch_bytes.clear();
         m.body.peek_into(0, len, &mut self.scratch_bytes);
-        let mut candidates = [0u8; 16 * 8];
-        self.config.random.fill(&mut candidates);
-        let mut next = candidates.chunks_exact(16);
+        // RFC 4975 §7.1: "The transaction identifier MUST NOT collide with that of other
+        // transactions that exist at the same time."
+        let mut random = [0u8; 16 * 8];
+        self.config.random.fill(&mut random);
+        let transactions = &self.transactions;
+        let mut candidates = random
+            .chunks_exact(16)
+            .map(|r| {
+                let mut bytes = [0u8; 16];
+                bytes.copy_from_slice(r);
+                TransactionId::from_random(bytes)
+            })
+            .filter(|t| !transactions.contains_key(t));
         let chosen = choose_transaction_id(&self.scratch_bytes, 8, || {
-            let mut r = [0u8; 16];
-            r.copy_from_slice(next.next().unwrap_or(&[0; 16]));
-            TransactionId::from_random(r)
-        });
+            candidates
+                .next()
+                .unwrap_or_else(|| TransactionId::from_random([0; 16]))
+        })
+        .filter(|t| !transactions.contains_key(t));
         let Some(tid) = chosen else {
             let failure = Failure {
                 status: None,
                 by: FailedBy::Aborted,
-                comment: Some("no transaction id found that avoids the body".into()),
+                comment: Some(
+                    "the random source gave no transaction id that is unused and absent from \
+                     the body"
+                        .into(),
+                ),
             };
             self.fail(ctx, handle, failure);
             return None;
         };
-        let Some(m) = self.outgoing.get_mut(&handle) else {
-            return None;
-        };
+        let m = self.outgoing.get_mut(&handle)?;
         let (limit, range_end) = match (chunking, stated) {
             // RFC 4975 §7.1.1: "a Byte-Range header field referring to nonexistent or
             // zero-length content MUST still have a range-start value of 1. For example,
@@ -664,12 +686,7 @@ impl Session {
     }
 
     /// The next piece of an open chunk, at most `max` bytes.
-    pub(crate) fn next_piece(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        open: &OpenChunk,
-        max: usize,
-    ) -> Piece {
+    pub(crate) fn next_piece(&mut self, ctx: &mut Ctx<'_>, open: &OpenChunk, max: usize) -> Piece {
         let handle = open.handle;
         let Some(m) = self.outgoing.get_mut(&handle) else {
             // The message failed or was aborted while its chunk was open: RFC 4975 §10.5 "If
@@ -732,7 +749,8 @@ impl Session {
             find_end_line(&front[..n + lookahead - 1], &open.tid)
         } else {
             self.scratch_bytes.clear();
-            m.body.peek_into(0, n + lookahead - 1, &mut self.scratch_bytes);
+            m.body
+                .peek_into(0, n + lookahead - 1, &mut self.scratch_bytes);
             find_end_line(&self.scratch_bytes, &open.tid)
         };
         if let Some(p) = hit.filter(|&p| p < n) {
@@ -800,9 +818,8 @@ impl Session {
         let Some(m) = self.outgoing.get(&handle) else {
             return;
         };
-        let done = m.all_sent
-            && m.outstanding == 0
-            && (!m.success_report || m.reported.covers(m.sent));
+        let done =
+            m.all_sent && m.outstanding == 0 && (!m.success_report || m.reported.covers(m.sent));
         if !done {
             return;
         }
@@ -882,11 +899,13 @@ impl Session {
 
     /// Handles a whole frame addressed to this session.
     pub(crate) fn handle_frame(&mut self, ctx: &mut Ctx<'_>, now: Instant, frame: Frame) {
+        self.touch(now);
         match frame.method() {
             None => self.handle_response(ctx, now, &frame),
             Some(Method::Send) => {
                 let body = frame.body_bytes();
-                let mut route = self.begin_send(ctx, now, frame.head(), Some((frame.flag(), &body)));
+                let mut route =
+                    self.begin_send(ctx, now, frame.head(), Some((frame.flag(), &body)));
                 if let Some(data) = body {
                     if !data.is_empty() {
                         self.send_data(ctx, now, &mut route, data);
@@ -902,6 +921,7 @@ impl Session {
     /// Handles the head of a request whose body is streamed; the returned route says where the
     /// body pieces go.
     pub(crate) fn handle_head(&mut self, ctx: &mut Ctx<'_>, now: Instant, head: &Head) -> Route {
+        self.touch(now);
         match head.method() {
             Some(Method::Send) => self.begin_send(ctx, now, head, None),
             Some(Method::Report) => {
@@ -928,7 +948,13 @@ impl Session {
         }
     }
 
-    fn refuse(&mut self, ctx: &mut Ctx<'_>, head: &Head, code: StatusCode, fr: FailureReport) -> Route {
+    fn refuse(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        head: &Head,
+        code: StatusCode,
+        fr: FailureReport,
+    ) -> Route {
         if fr != FailureReport::No {
             write_response(ctx.control, head, code, &self.local);
         }
@@ -1067,7 +1093,13 @@ impl Session {
             }
             if success_report {
                 let end = start + body.as_ref().map_or(0, Bytes::len) as u64;
-                self.send_report(ctx, head, &message_id, (start + 1, end, total), StatusCode::OK);
+                self.send_report(
+                    ctx,
+                    head,
+                    &message_id,
+                    (start + 1, end, total),
+                    StatusCode::OK,
+                );
             }
             return Route::Discard;
         }
@@ -1183,7 +1215,14 @@ impl Session {
     }
 
     /// Takes body bytes of a SEND being received.
-    pub(crate) fn send_data(&mut self, ctx: &mut Ctx<'_>, now: Instant, route: &mut Route, data: Bytes) {
+    pub(crate) fn send_data(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        route: &mut Route,
+        data: Bytes,
+    ) {
+        self.touch(now);
         let Route::Deliver {
             message_id,
             offset,
@@ -1247,7 +1286,14 @@ impl Session {
     }
 
     /// Ends a SEND being received: answers it, and completes or aborts its message.
-    pub(crate) fn end_send(&mut self, ctx: &mut Ctx<'_>, _now: Instant, head: &Head, route: Route, flag: Flag) {
+    pub(crate) fn end_send(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        _now: Instant,
+        head: &Head,
+        route: Route,
+        flag: Flag,
+    ) {
         let Route::Deliver {
             message_id,
             offset,
@@ -1316,8 +1362,20 @@ impl Session {
 
     /// Sends a success REPORT for a whole message (RFC 4975 §7.1.3: "it MUST send a success
     /// report or reports covering all bytes that are received successfully").
-    fn report_success(&mut self, ctx: &mut Ctx<'_>, head: &Head, message_id: &MessageId, total: u64) {
-        self.send_report(ctx, head, message_id, (1, total, Some(total)), StatusCode::OK);
+    fn report_success(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        head: &Head,
+        message_id: &MessageId,
+        total: u64,
+    ) {
+        self.send_report(
+            ctx,
+            head,
+            message_id,
+            (1, total, Some(total)),
+            StatusCode::OK,
+        );
     }
 
     fn send_report(
@@ -1393,7 +1451,11 @@ impl Session {
                 comment: status.comment.map(str::to_owned),
             };
             self.fail(ctx, handle, failure);
-            self.fail_session(ctx, SessionFailure::Rejected(status.code), FailedBy::SessionFailed);
+            self.fail_session(
+                ctx,
+                SessionFailure::Rejected(status.code),
+                FailedBy::SessionFailed,
+            );
         }
     }
 
@@ -1433,7 +1495,9 @@ impl Session {
         } else {
             FailedBy::PeerResponse
         };
-        let comment = frame.comment().map(|c| String::from_utf8_lossy(c).into_owned());
+        let comment = frame
+            .comment()
+            .map(|c| String::from_utf8_lossy(c).into_owned());
         self.fail(
             ctx,
             handle,
@@ -1455,12 +1519,46 @@ impl Session {
     // Timers and the end of the session.
     // ---------------------------------------------------------------------------------------
 
+    fn touch(&mut self, now: Instant) {
+        self.last_activity = Some(now);
+        self.released = false;
+    }
+
+    /// When the session, if it stays quiet, gives its spare memory back.
+    fn release_at(&self) -> Option<Instant> {
+        let quiet =
+            self.outgoing.is_empty() && self.incoming.is_empty() && self.transactions.is_empty();
+        (!self.released && quiet)
+            .then_some(self.last_activity)
+            .flatten()
+            .map(|t| t + IDLE_RELEASE)
+    }
+
+    /// Gives back the capacity that bursts left in the session's tables, so that an idle
+    /// session stays small.
+    fn release_memory(&mut self) {
+        self.released = true;
+        self.outgoing.shrink_to_fit();
+        self.by_message_id.shrink_to_fit();
+        self.ready.shrink_to_fit();
+        self.transactions.shrink_to_fit();
+        self.tx_timers.shrink_to_fit();
+        self.report_timers.shrink_to_fit();
+        self.incoming.shrink_to_fit();
+        self.incomplete_timers.shrink_to_fit();
+        self.completed = HashSet::new();
+        self.completed_order = VecDeque::new();
+        self.scratch = String::new();
+        self.scratch_bytes = Vec::new();
+    }
+
     /// The earliest deadline of the session's timers.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         [
             self.tx_timers.next(),
             self.report_timers.next(),
             self.incomplete_timers.next(),
+            self.release_at(),
         ]
         .into_iter()
         .flatten()
@@ -1477,7 +1575,9 @@ impl Session {
                 continue;
             }
             match tx.handle {
-                None => self.fail_session(ctx, SessionFailure::BindTimeout, FailedBy::SessionFailed),
+                None => {
+                    self.fail_session(ctx, SessionFailure::BindTimeout, FailedBy::SessionFailed)
+                }
                 Some(handle) => self.fail(
                     ctx,
                     handle,
@@ -1521,6 +1621,9 @@ impl Session {
             }
         }
         self.compact_timers();
+        if self.release_at().is_some_and(|t| t <= now) {
+            self.release_memory();
+        }
     }
 
     fn compact_timers(&mut self) {

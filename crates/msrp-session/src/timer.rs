@@ -43,9 +43,8 @@ impl<K: Ord + Copy> Timers<K> {
         }
     }
 
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.heap.len()
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.heap.shrink_to_fit();
     }
 
     pub(crate) fn clear(&mut self) {

@@ -12,7 +12,10 @@ fn a_text_message_is_delivered_and_acknowledged() {
     let handle = pair
         .a
         .conn
-        .send(key, OutgoingMessage::new("text/plain", "Hey Bob, are you there?"))
+        .send(
+            key,
+            OutgoingMessage::new("text/plain", "Hey Bob, are you there?"),
+        )
         .unwrap();
     pair.drive();
     assert_eq!(pair.b.seen.received.len(), 1);

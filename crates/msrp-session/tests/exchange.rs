@@ -20,7 +20,7 @@ struct Generated {
 }
 
 impl BodySource for Generated {
-    fn len(&self) -> Option<u64> {
+    fn total_len(&self) -> Option<u64> {
         self.announce.then_some(self.data.len() as u64)
     }
 
@@ -82,7 +82,10 @@ fn run(seed: u64, messages: usize, big: bool) {
     let (writes, reads): (&[usize], &[usize]) = if big {
         (&[0, 5000, 70_000, 300_000], &[0, 16_384, 100_000, 1 << 20])
     } else {
-        (&[0, 1, 7, 100, 5000, 70_000], &[0, 1, 13, 999, 16_384, 100_000])
+        (
+            &[0, 1, 7, 100, 5000, 70_000],
+            &[0, 1, 13, 999, 16_384, 100_000],
+        )
     };
     pair.max_write = writes[rng.below(writes.len() as u64) as usize];
     pair.max_read = reads[rng.below(reads.len() as u64) as usize];
@@ -95,8 +98,11 @@ fn run(seed: u64, messages: usize, big: bool) {
             len = len.min(4000);
         }
         let data = body(&mut rng, len);
-        let failure_report = [FailureReport::Yes, FailureReport::Partial, FailureReport::No]
-            [rng.below(3) as usize];
+        let failure_report = [
+            FailureReport::Yes,
+            FailureReport::Partial,
+            FailureReport::No,
+        ][rng.below(3) as usize];
         let success_report = rng.below(3) == 0;
         let message = match rng.below(3) {
             0 => OutgoingMessage::from_source(
@@ -108,7 +114,11 @@ fn run(seed: u64, messages: usize, big: bool) {
                 },
             ),
             _ => OutgoingMessage::new(
-                if i % 2 == 0 { "text/plain" } else { "image/jpeg" },
+                if i % 2 == 0 {
+                    "text/plain"
+                } else {
+                    "image/jpeg"
+                },
                 data.clone(),
             ),
         }
@@ -147,18 +157,28 @@ fn run(seed: u64, messages: usize, big: bool) {
             .iter()
             .filter(|o| o.handle == s.handle)
             .collect();
-        assert_eq!(outcomes.len(), 1, "seed {seed}: exactly one outcome per message");
+        assert_eq!(
+            outcomes.len(),
+            1,
+            "seed {seed}: exactly one outcome per message"
+        );
         let delivered = outcomes[0]
             .result
             .as_ref()
             .unwrap_or_else(|f| panic!("seed {seed}: {f}"));
         assert_eq!(delivered.bytes, s.body.len() as u64);
-        assert_eq!(delivered.acknowledged, s.failure_report == FailureReport::Yes);
+        assert_eq!(
+            delivered.acknowledged,
+            s.failure_report == FailureReport::Yes
+        );
         assert_eq!(delivered.reported, s.success_report);
         let id = outcomes[0].message_id.to_string();
         let copies: Vec<_> = receiver.received.iter().filter(|(m, _)| *m == id).collect();
         assert_eq!(copies.len(), 1, "seed {seed}: message {id} arrives once");
-        assert!(copies[0].1 == s.body, "seed {seed}: message {id} arrives intact");
+        assert!(
+            copies[0].1 == s.body,
+            "seed {seed}: message {id} arrives intact"
+        );
     }
     let total = |seen: &common::Seen| seen.received.len();
     assert_eq!(
@@ -167,7 +187,10 @@ fn run(seed: u64, messages: usize, big: bool) {
         "seed {seed}: nothing arrives that was not sent"
     );
     assert!(pair.a.seen.given_up.is_empty() && pair.b.seen.given_up.is_empty());
-    assert!(pair.a.conn.is_idle() && pair.b.conn.is_idle(), "seed {seed}");
+    assert!(
+        pair.a.conn.is_idle() && pair.b.conn.is_idle(),
+        "seed {seed}"
+    );
 }
 
 #[test]

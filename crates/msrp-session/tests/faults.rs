@@ -19,7 +19,7 @@ struct Endless {
 }
 
 impl BodySource for Endless {
-    fn len(&self) -> Option<u64> {
+    fn total_len(&self) -> Option<u64> {
         None
     }
 
@@ -33,7 +33,12 @@ impl BodySource for Endless {
 fn failure(pair: &Pair, handle: msrp_session::MessageHandle) -> msrp_session::Failure {
     let outcome = pair.a.seen.outcome(handle).expect("an outcome");
     assert_eq!(
-        pair.a.seen.outcomes.iter().filter(|o| o.handle == handle).count(),
+        pair.a
+            .seen
+            .outcomes
+            .iter()
+            .filter(|o| o.handle == handle)
+            .count(),
         1,
         "exactly one outcome"
     );
@@ -48,7 +53,10 @@ fn connection_lost_mid_message_fails_both_sides() {
     let big = pair
         .a
         .conn
-        .send(key, OutgoingMessage::new("application/octet-stream", vec![1u8; 5 << 20]))
+        .send(
+            key,
+            OutgoingMessage::new("application/octet-stream", vec![1u8; 5 << 20]),
+        )
         .unwrap();
     let queued = pair
         .a
@@ -72,7 +80,9 @@ fn connection_lost_mid_message_fails_both_sides() {
     assert_eq!(pair.b.seen.received.len(), 1, "only the small message");
     // A failed session takes no more messages.
     assert_eq!(
-        pair.a.conn.send(key, OutgoingMessage::new("text/plain", "late")),
+        pair.a
+            .conn
+            .send(key, OutgoingMessage::new("text/plain", "late")),
         Err(SendError::SessionFailed)
     );
 }
@@ -88,7 +98,11 @@ fn silent_peer_gives_408_after_the_transaction_timeout() {
         .send(key, OutgoingMessage::new("text/plain", "anyone?"))
         .unwrap();
     pair.drive();
-    assert_eq!(pair.b.seen.received.len(), 1, "the peer got it but its answer is lost");
+    assert_eq!(
+        pair.b.seen.received.len(),
+        1,
+        "the peer got it but its answer is lost"
+    );
     assert!(pair.a.seen.outcomes.is_empty());
     let deadline = pair.a.conn.poll_timeout().expect("a timer runs");
     assert_eq!(deadline - pair.now, Duration::from_secs(30));
@@ -96,21 +110,31 @@ fn silent_peer_gives_408_after_the_transaction_timeout() {
     assert!(pair.a.seen.outcomes.is_empty());
     pair.advance(Duration::from_secs(1));
     let f = failure(&pair, handle);
-    assert_eq!((f.status, f.by), (Some(StatusCode::REQUEST_TIMEOUT), FailedBy::Timeout));
+    assert_eq!(
+        (f.status, f.by),
+        (Some(StatusCode::REQUEST_TIMEOUT), FailedBy::Timeout)
+    );
 }
 
 #[test]
 fn peer_413_mid_transfer_stops_the_message() {
     let mut b = config(BOB, ALICE, 2);
     b.limits.max_message_size = 100_000;
-    let mut pair = Pair::new(Side::new(vec![config(ALICE, BOB, 1)]), Side::new(vec![b]), 9);
+    let mut pair = Pair::new(
+        Side::new(vec![config(ALICE, BOB, 1)]),
+        Side::new(vec![b]),
+        9,
+    );
     pair.max_write = 4096;
     pair.max_read = 4096;
     let key = pair.a.key();
     let handle = pair
         .a
         .conn
-        .send(key, OutgoingMessage::from_source("application/octet-stream", Endless { left: 10 << 20 }))
+        .send(
+            key,
+            OutgoingMessage::from_source("application/octet-stream", Endless { left: 10 << 20 }),
+        )
         .unwrap();
     let after = pair
         .a
@@ -119,8 +143,15 @@ fn peer_413_mid_transfer_stops_the_message() {
         .unwrap();
     pair.drive();
     let f = failure(&pair, handle);
-    assert_eq!((f.status, f.by), (Some(StatusCode::MESSAGE_TOO_LARGE), FailedBy::PeerResponse));
-    assert!(pair.moved.0 < 1 << 20, "the sender stopped: {} bytes moved", pair.moved.0);
+    assert_eq!(
+        (f.status, f.by),
+        (Some(StatusCode::MESSAGE_TOO_LARGE), FailedBy::PeerResponse)
+    );
+    assert!(
+        pair.moved.0 < 1 << 20,
+        "the sender stopped: {} bytes moved",
+        pair.moved.0
+    );
     assert_eq!(pair.b.seen.given_up.len(), 1);
     assert_eq!(pair.b.seen.given_up[0].1, IncomingFailure::TooLarge);
     // The other message on the session is unaffected.
@@ -131,7 +162,10 @@ fn peer_413_mid_transfer_stops_the_message() {
     let handle = pair
         .a
         .conn
-        .send(key, OutgoingMessage::new("application/octet-stream", vec![0u8; 200_000]))
+        .send(
+            key,
+            OutgoingMessage::new("application/octet-stream", vec![0u8; 200_000]),
+        )
         .unwrap();
     let before = pair.moved.0;
     pair.drive();
@@ -153,16 +187,34 @@ fn unsupported_type_gets_415_and_peer_limits_refuse_before_sending() {
     let png = pair
         .a
         .conn
-        .send(key, OutgoingMessage::new("image/png", vec![0x89u8, b'P', b'N', b'G']))
+        .send(
+            key,
+            OutgoingMessage::new("image/png", vec![0x89u8, b'P', b'N', b'G']),
+        )
         .unwrap();
-    let text = pair.a.conn.send(key, OutgoingMessage::new("text/html", "<b>hi</b>"));
-    let cpim = pair.a.conn.send(key, OutgoingMessage::new("message/cpim", "x"));
+    let text = pair
+        .a
+        .conn
+        .send(key, OutgoingMessage::new("text/html", "<b>hi</b>"));
+    let cpim = pair
+        .a
+        .conn
+        .send(key, OutgoingMessage::new("message/cpim", "x"));
     assert_eq!(cpim, Err(SendError::NotAccepted));
-    let large = pair.a.conn.send(key, OutgoingMessage::new("text/plain", vec![b'a'; 1001]));
+    let large = pair
+        .a
+        .conn
+        .send(key, OutgoingMessage::new("text/plain", vec![b'a'; 1001]));
     assert_eq!(large, Err(SendError::TooLarge));
     pair.drive();
     let f = failure(&pair, png);
-    assert_eq!((f.status, f.by), (Some(StatusCode::UNSUPPORTED_MEDIA_TYPE), FailedBy::PeerResponse));
+    assert_eq!(
+        (f.status, f.by),
+        (
+            Some(StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            FailedBy::PeerResponse
+        )
+    );
     // Bob accepts text/plain only, so text/html is refused too.
     let f = failure(&pair, text.unwrap());
     assert_eq!(f.status, Some(StatusCode::UNSUPPORTED_MEDIA_TYPE));
@@ -203,7 +255,10 @@ fn abort_mid_message_reaches_the_receiver() {
     let handle = pair
         .a
         .conn
-        .send(key, OutgoingMessage::new("application/octet-stream", vec![3u8; 1 << 20]))
+        .send(
+            key,
+            OutgoingMessage::new("application/octet-stream", vec![3u8; 1 << 20]),
+        )
         .unwrap();
     for _ in 0..10 {
         pair.step();
@@ -222,13 +277,20 @@ fn abort_mid_message_reaches_the_receiver() {
 fn abort_between_chunks_sends_an_empty_aborting_chunk() {
     let mut a = config(ALICE, BOB, 1);
     a.chunking = msrp_session::Chunking::Fixed(1000);
-    let mut pair = Pair::new(Side::new(vec![a]), Side::new(vec![config(BOB, ALICE, 2)]), 12);
+    let mut pair = Pair::new(
+        Side::new(vec![a]),
+        Side::new(vec![config(BOB, ALICE, 2)]),
+        12,
+    );
     pair.max_write = 1500;
     let key = pair.a.key();
     let handle = pair
         .a
         .conn
-        .send(key, OutgoingMessage::new("application/octet-stream", vec![3u8; 200_000]))
+        .send(
+            key,
+            OutgoingMessage::new("application/octet-stream", vec![3u8; 200_000]),
+        )
         .unwrap();
     // Run until a chunk boundary has passed and bytes reached Bob.
     for _ in 0..5 {
@@ -263,8 +325,14 @@ fn unknown_session_gets_481_or_is_attached() {
     pair.b.conn.refuse_unknown_session(now);
     pair.drive();
     let f = failure(&pair, handle);
-    assert_eq!((f.status, f.by), (Some(StatusCode::NO_SUCH_SESSION), FailedBy::PeerResponse));
-    assert_eq!(pair.a.seen.failures, [SessionFailure::Rejected(StatusCode::NO_SUCH_SESSION)]);
+    assert_eq!(
+        (f.status, f.by),
+        (Some(StatusCode::NO_SUCH_SESSION), FailedBy::PeerResponse)
+    );
+    assert_eq!(
+        pair.a.seen.failures,
+        [SessionFailure::Rejected(StatusCode::NO_SUCH_SESSION)]
+    );
 
     // Attached: the held request is delivered.
     let mut pair = Pair::new(
@@ -293,7 +361,11 @@ fn unknown_session_gets_481_or_is_attached() {
 fn from_path_of_a_stranger_gets_403() {
     // Bob expects messages from another peer than Alice.
     let b = config(BOB, "msrp://mallory.example.com:1234/x9x9x9;tcp", 2);
-    let mut pair = Pair::new(Side::new(vec![config(ALICE, BOB, 1)]), Side::new(vec![b]), 15);
+    let mut pair = Pair::new(
+        Side::new(vec![config(ALICE, BOB, 1)]),
+        Side::new(vec![b]),
+        15,
+    );
     let key = pair.a.key();
     let handle = pair
         .a
@@ -313,7 +385,10 @@ fn success_report_is_awaited_and_times_out_without_one() {
     let handle = pair
         .a
         .conn
-        .send(key, OutgoingMessage::new("text/plain", "tell me").success_report(true))
+        .send(
+            key,
+            OutgoingMessage::new("text/plain", "tell me").success_report(true),
+        )
         .unwrap();
     pair.drive();
     let delivered = pair.a.seen.outcome(handle).unwrap().result.clone().unwrap();
@@ -325,7 +400,10 @@ fn success_report_is_awaited_and_times_out_without_one() {
     let handle = pair
         .a
         .conn
-        .send(key, OutgoingMessage::new("text/plain", "tell me").success_report(true))
+        .send(
+            key,
+            OutgoingMessage::new("text/plain", "tell me").success_report(true),
+        )
         .unwrap();
     // Move Alice's bytes to Bob, and only Bob's responses (not REPORTs) back.
     let now = pair.now;
@@ -355,7 +433,11 @@ fn success_report_is_awaited_and_times_out_without_one() {
 fn bind_send_of_the_active_endpoint() {
     let mut a = config(ALICE, BOB, 1);
     a.active = true;
-    let mut pair = Pair::new(Side::new(vec![a]), Side::new(vec![config(BOB, ALICE, 2)]), 18);
+    let mut pair = Pair::new(
+        Side::new(vec![a]),
+        Side::new(vec![config(BOB, ALICE, 2)]),
+        18,
+    );
     pair.drive();
     // Bob saw a bodiless SEND: no message, but the connection is bound and answered.
     assert!(pair.b.seen.received.is_empty() && pair.b.seen.starts == 0);
@@ -373,7 +455,10 @@ fn bind_send_to_a_peer_that_does_not_know_the_session_fails_it() {
     let now = pair.now;
     pair.b.conn.refuse_unknown_session(now);
     pair.drive();
-    assert_eq!(pair.a.seen.failures, [SessionFailure::Rejected(StatusCode::NO_SUCH_SESSION)]);
+    assert_eq!(
+        pair.a.seen.failures,
+        [SessionFailure::Rejected(StatusCode::NO_SUCH_SESSION)]
+    );
 }
 
 /// Feeds raw bytes to Bob and returns the frames he answers with.
@@ -416,7 +501,11 @@ fn requests_that_need_a_special_answer() {
                 .as_bytes(),
         );
         assert_eq!(answers.len(), 1, "{bad}");
-        assert_eq!(answers[0].status_code(), Some(StatusCode::BAD_REQUEST), "{bad}");
+        assert_eq!(
+            answers[0].status_code(),
+            Some(StatusCode::BAD_REQUEST),
+            "{bad}"
+        );
     }
     // A body without Content-Type: 400.
     let answers = bob_answers(
@@ -484,9 +573,16 @@ fn incomplete_message_times_out_with_a_failure_report() {
 
 #[test]
 fn unknown_connection_level_events_are_reported_once() {
-    let mut pair = Pair::new(Side::new(vec![config(ALICE, BOB, 1)]), Side::new(vec![]), 22);
+    let mut pair = Pair::new(
+        Side::new(vec![config(ALICE, BOB, 1)]),
+        Side::new(vec![]),
+        22,
+    );
     let key = pair.a.key();
-    pair.a.conn.send(key, OutgoingMessage::new("text/plain", "1")).unwrap();
+    pair.a
+        .conn
+        .send(key, OutgoingMessage::new("text/plain", "1"))
+        .unwrap();
     pair.drive();
     let mut events = 0;
     while let Some(e) = pair.b.conn.poll_event() {

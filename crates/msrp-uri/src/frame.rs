@@ -145,7 +145,10 @@ mod tests {
     #[test]
     fn session_ids_of_uri_texts() {
         let cases = [
-            ("msrp://a.example.com:7654/jshA7weztas;tcp", Some("jshA7weztas")),
+            (
+                "msrp://a.example.com:7654/jshA7weztas;tcp",
+                Some("jshA7weztas"),
+            ),
             ("msrps://[::1]:2855/a/b=c+d;tcp;x=y", Some("a/b=c+d")),
             ("msrp://relay.example.net:2855;tcp", None),
             ("msrp://h:1/;tcp", None),

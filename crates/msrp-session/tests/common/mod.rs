@@ -111,7 +111,9 @@ impl Seen {
                 Event::SessionFailed(f) => self.failures.push(f),
                 _ => {}
             },
-            ConnectionEvent::UnknownSession { session_id } => self.unknown_sessions.push(session_id),
+            ConnectionEvent::UnknownSession { session_id } => {
+                self.unknown_sessions.push(session_id)
+            }
             ConnectionEvent::Failed(f) => self.connection_failed.push(f),
             _ => {}
         }
@@ -204,10 +206,20 @@ impl Pair {
     }
 
     fn budget(&mut self, max: usize) -> usize {
-        if max == 0 { usize::MAX } else { 1 + self.rng.below(max as u64) as usize }
+        if max == 0 {
+            usize::MAX
+        } else {
+            1 + self.rng.below(max as u64) as usize
+        }
     }
 
-    fn write_side(conn: &mut Connection, now: Instant, budget: usize, pipe: &mut VecDeque<u8>, deliver: bool) -> usize {
+    fn write_side(
+        conn: &mut Connection,
+        now: Instant,
+        budget: usize,
+        pipe: &mut VecDeque<u8>,
+        deliver: bool,
+    ) -> usize {
         let mut pieces = Vec::new();
         let n = conn.poll_transmit_vectored(now, budget, &mut pieces);
         if deliver {
@@ -218,7 +230,12 @@ impl Pair {
         n
     }
 
-    fn read_side(conn: &mut Connection, now: Instant, max: usize, pipe: &mut VecDeque<u8>) -> usize {
+    fn read_side(
+        conn: &mut Connection,
+        now: Instant,
+        max: usize,
+        pipe: &mut VecDeque<u8>,
+    ) -> usize {
         if pipe.is_empty() || !conn.wants_read() {
             return 0;
         }
@@ -235,8 +252,20 @@ impl Pair {
         let ra = self.budget(self.max_read);
         let rb = self.budget(self.max_read);
         let now = self.now;
-        let sent_a = Self::write_side(&mut self.a.conn, now, wa, &mut self.a_to_b, self.a_connected);
-        let sent_b = Self::write_side(&mut self.b.conn, now, wb, &mut self.b_to_a, self.b_connected);
+        let sent_a = Self::write_side(
+            &mut self.a.conn,
+            now,
+            wa,
+            &mut self.a_to_b,
+            self.a_connected,
+        );
+        let sent_b = Self::write_side(
+            &mut self.b.conn,
+            now,
+            wb,
+            &mut self.b_to_a,
+            self.b_connected,
+        );
         let read_b = Self::read_side(&mut self.b.conn, now, rb, &mut self.a_to_b);
         let read_a = Self::read_side(&mut self.a.conn, now, ra, &mut self.b_to_a);
         self.moved.0 += read_b as u64;
@@ -244,6 +273,35 @@ impl Pair {
         self.a.drain_events();
         self.b.drain_events();
         sent_a + sent_b + read_a + read_b > 0
+    }
+
+    /// One round that hands the raw events back instead of recording them: `('a', events)`
+    /// and `('b', events)`.
+    pub fn step_raw(&mut self) -> Vec<(char, Vec<ConnectionEvent>)> {
+        let now = self.now;
+        let wa = self.budget(self.max_write);
+        let wb = self.budget(self.max_write);
+        Self::write_side(
+            &mut self.a.conn,
+            now,
+            wa,
+            &mut self.a_to_b,
+            self.a_connected,
+        );
+        Self::write_side(
+            &mut self.b.conn,
+            now,
+            wb,
+            &mut self.b_to_a,
+            self.b_connected,
+        );
+        let rb = self.budget(self.max_read);
+        let ra = self.budget(self.max_read);
+        self.moved.0 += Self::read_side(&mut self.b.conn, now, rb, &mut self.a_to_b) as u64;
+        self.moved.1 += Self::read_side(&mut self.a.conn, now, ra, &mut self.b_to_a) as u64;
+        let a: Vec<_> = std::iter::from_fn(|| self.a.conn.poll_event()).collect();
+        let b: Vec<_> = std::iter::from_fn(|| self.b.conn.poll_event()).collect();
+        vec![('a', a), ('b', b)]
     }
 
     /// Runs rounds until nothing moves (bounded, so a livelock fails the test).
