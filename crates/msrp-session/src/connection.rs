@@ -14,6 +14,12 @@ use crate::message::OutgoingMessage;
 use crate::session::{Ctx, OpenChunk, Piece, Route, SendError, Session};
 use crate::{MessageHandle, SessionKey};
 
+/// The least an output buffer grows by.
+const OUTPUT_RESERVE: usize = 64 * 1024;
+/// Body pieces up to this size are copied next to their head and end-line rather than written
+/// as pieces of their own: for small messages one copy is cheaper than a separate write.
+const COPY_BELOW: usize = 2048;
+
 /// Why a session could not be attached.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -456,6 +462,7 @@ impl Connection {
             }
         }
         while self.control.len() <= self.config.max_queued_control && self.held.is_none() {
+            Self::room(&mut self.control);
             let item = match self.decoder.decode() {
                 Ok(Some(item)) => item,
                 Ok(None) => break,
@@ -572,7 +579,12 @@ impl Connection {
         out: &mut Vec<Bytes>,
     ) -> usize {
         let mut n = 0;
-        while n < max {
+        Self::room(&mut self.scratch);
+        while n + self.scratch.len() < max {
+            if self.scratch.capacity() - self.scratch.len() < 1024 {
+                self.flush_scratch(out, &mut n);
+                Self::room(&mut self.scratch);
+            }
             if !self.control.is_empty() {
                 if self.open.is_some() {
                     self.end_open(now, Flag::Continued);
@@ -605,7 +617,7 @@ impl Connection {
                     self.end_open(now, Flag::Continued);
                     continue;
                 }
-                let mut allowed = max - n;
+                let mut allowed = max - n - self.scratch.len();
                 if others && interruptible {
                     allowed = allowed.min(turn_left);
                 }
@@ -614,10 +626,14 @@ impl Connection {
                     .unwrap_or(Piece::End(Flag::Aborted));
                 match piece {
                     Piece::Data(data) => {
-                        self.flush_scratch(out, &mut n);
                         open.written += data.len() as u64;
-                        n += data.len();
-                        out.push(data);
+                        if data.len() < COPY_BELOW {
+                            self.scratch.extend_from_slice(&data);
+                        } else {
+                            self.flush_scratch(out, &mut n);
+                            n += data.len();
+                            out.push(data);
+                        }
                         self.open = Some((index, open));
                     }
                     Piece::End(flag) => self.end_open(now, flag),
@@ -675,6 +691,17 @@ impl Connection {
         }
         self.pieces = pieces;
         n
+    }
+
+    /// Makes room in an output buffer before frames are written into it: it grows in large
+    /// steps, and is reused in place once the pieces cut from it have been written and dropped,
+    /// so steady traffic does not allocate.
+    fn room(buf: &mut BytesMut) {
+        // An empty buffer is rewound to the start of its allocation when the pieces written
+        // from it have been dropped; otherwise it grows when it runs low.
+        if buf.is_empty() || buf.capacity() - buf.len() < 4096 {
+            buf.reserve(OUTPUT_RESERVE);
+        }
     }
 
     fn flush_scratch(&mut self, out: &mut Vec<Bytes>, n: &mut usize) {

@@ -34,7 +34,7 @@ const REFUSED_MEMORY: usize = 64;
 const IDLE_RELEASE: Duration = Duration::from_secs(30);
 /// Message-IDs of completed messages that are remembered, so that duplicate chunks are
 /// acknowledged without delivering the message twice.
-const COMPLETED_MEMORY: usize = 1024;
+const COMPLETED_MEMORY: usize = 256;
 /// RFC 4975 §7.1.1: "senders MUST NOT send chunks with a body larger than 2048 octets unless
 /// they are prepared to interrupt them".
 const UNINTERRUPTIBLE_MAX: usize = 2048;
@@ -83,9 +83,43 @@ impl Ctx<'_> {
     }
 }
 
+/// A queue of body pieces that holds its first piece inline, so that a message with its body
+/// in memory queues it without an allocation.
+#[derive(Default)]
+struct Pieces {
+    first: Option<Bytes>,
+    rest: VecDeque<Bytes>,
+}
+
+impl Pieces {
+    fn push_back(&mut self, piece: Bytes) {
+        if self.first.is_none() {
+            self.first = Some(piece);
+        } else {
+            self.rest.push_back(piece);
+        }
+    }
+
+    fn front(&self) -> Option<&Bytes> {
+        self.first.as_ref()
+    }
+
+    fn front_mut(&mut self) -> Option<&mut Bytes> {
+        self.first.as_mut()
+    }
+
+    fn pop_front(&mut self) {
+        self.first = self.rest.pop_front();
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Bytes> {
+        self.first.iter().chain(self.rest.iter())
+    }
+}
+
 /// The body of a message being sent: pieces read ahead, and the source if there is one.
 struct OutBody {
-    pieces: VecDeque<Bytes>,
+    pieces: Pieces,
     buffered: usize,
     source: Option<Box<dyn BodySource>>,
     eof: bool,
@@ -93,7 +127,7 @@ struct OutBody {
 
 impl OutBody {
     fn new(body: Body) -> (Self, bool) {
-        let mut pieces = VecDeque::new();
+        let mut pieces = Pieces::default();
         let (source, bodiless) = match body {
             Body::None => (None, true),
             Body::Bytes(b) => {
@@ -139,7 +173,7 @@ impl OutBody {
     fn peek_into(&self, from: usize, n: usize, out: &mut Vec<u8>) {
         let mut skip = from;
         let mut left = n;
-        for piece in &self.pieces {
+        for piece in self.pieces.iter() {
             if left == 0 {
                 break;
             }
@@ -271,6 +305,7 @@ pub struct Session {
     failed: bool,
     scratch: String,
     scratch_bytes: Vec<u8>,
+    trial: BytesMut,
 
     next_handle: u64,
     outgoing: HashMap<u64, Outgoing>,
@@ -350,6 +385,7 @@ impl Session {
             failed: false,
             scratch: String::new(),
             scratch_bytes: Vec::new(),
+            trial: BytesMut::new(),
             next_handle: 0,
             outgoing: HashMap::new(),
             by_message_id: HashMap::new(),
@@ -460,7 +496,7 @@ impl Session {
         // Encode a head once now, so that a header the grammar refuses is reported here rather
         // than in the middle of the transfer.
         let tid = self.random_tid();
-        let mut trial = BytesMut::new();
+        self.trial.clear();
         let head = ChunkHead {
             to_path: &self.peer_path,
             from: &self.local,
@@ -471,7 +507,7 @@ impl Session {
             headers: &msg.headers,
             content_type: (!bodiless).then_some(&*msg.content_type),
         };
-        write_chunk_head(&mut trial, &tid, &head, &mut self.scratch)
+        write_chunk_head(&mut self.trial, &tid, &head, &mut self.scratch)
             .map_err(|_| SendError::InvalidHeader)?;
 
         let (body, bodiless) = OutBody::new(msg.body);
@@ -1180,6 +1216,11 @@ impl Session {
     }
 
     fn remember_completed(&mut self, message_id: MessageId) {
+        if self.completed.capacity() == 0 {
+            // Sized once so that the churn of a full memory never grows the table again.
+            self.completed.reserve(2 * COMPLETED_MEMORY);
+            self.completed_order.reserve(COMPLETED_MEMORY);
+        }
         if self.completed.insert(message_id) {
             if self.completed_order.len() == COMPLETED_MEMORY {
                 if let Some(old) = self.completed_order.pop_front() {
@@ -1550,6 +1591,7 @@ impl Session {
         self.completed_order = VecDeque::new();
         self.scratch = String::new();
         self.scratch_bytes = Vec::new();
+        self.trial = BytesMut::new();
     }
 
     /// The earliest deadline of the session's timers.

@@ -12,6 +12,8 @@ use crate::{HeaderName, Limits};
 /// The constant part of every end-line, with the CRLF that precedes it after a body.
 pub(crate) const END_LINE_LEAD: &[u8] = b"\r\n-------";
 const HYPHENS: usize = 7;
+/// The least the receive buffer grows by.
+const RESERVE: usize = 64 * 1024;
 
 /// What a [`StreamDecoder`] yields.
 #[derive(Clone, Debug)]
@@ -298,6 +300,15 @@ impl Core {
         let e = ParseError::new(kind, self.base + at as u64);
         self.error = Some(e);
         e
+    }
+
+    /// Makes room for `additional` bytes. The buffer grows in steps of at least
+    /// [`RESERVE`], and is reused in place once every frame cut from it has been dropped, so
+    /// that steady traffic does not allocate.
+    fn reserve(&mut self, additional: usize) {
+        if self.buf.capacity() - self.buf.len() < additional {
+            self.buf.reserve(additional.max(RESERVE));
+        }
     }
 
     /// Removes `n` bytes from the front of the buffer.
@@ -643,6 +654,7 @@ macro_rules! feed_methods {
         /// Appends received bytes. They are copied once into the decoder's buffer, from which
         /// frames and body pieces are handed out without further copies.
         pub fn push(&mut self, data: &[u8]) {
+            self.core.reserve(data.len());
             self.core.buf.extend_from_slice(data);
         }
 
@@ -656,6 +668,7 @@ macro_rules! feed_methods {
             max: usize,
             read: impl FnOnce(&mut [u8]) -> Result<usize, E>,
         ) -> Result<usize, E> {
+            self.core.reserve(max);
             let len = self.core.buf.len();
             self.core.buf.resize(len + max, 0);
             let result = read(&mut self.core.buf[len..]);
