@@ -403,13 +403,16 @@ impl Connection {
         self.process(now);
     }
 
-    /// Refuses the request that named an unknown session with 481 (RFC 4975 §7.3: "the
-    /// receiver MUST generate a 481 error and ignore the request"), and resumes input.
-    pub fn refuse_unknown_session(&mut self, now: Instant) {
+    /// Refuses the request that named an unknown session, and resumes input: with 481
+    /// ([`StatusCode::NO_SUCH_SESSION`]) when no such session exists (RFC 4975 §7.3: "the
+    /// receiver MUST generate a 481 error and ignore the request"), or with 506
+    /// ([`StatusCode::WRONG_CONNECTION`]) when it is bound to another connection (RFC 4975 §5.4:
+    /// "If the session is already in use, it MUST reject the request with a 506 response").
+    pub fn refuse_unknown_session(&mut self, now: Instant, code: StatusCode) {
         let Some(held) = self.held.take() else {
             return;
         };
-        self.answer_unroutable(held.head(), StatusCode::NO_SUCH_SESSION);
+        self.answer_unroutable(held.head(), code);
         if let Held::Head(head) = held {
             self.inbound = Some(Inbound {
                 session: None,

@@ -208,7 +208,8 @@ pub enum ConnectionEvent {
     /// A request names a session this connection does not carry. Input is paused until the
     /// application attaches the session with
     /// [`Connection::insert_session`](crate::Connection::insert_session) or refuses it with
-    /// [`Connection::refuse_unknown_session`](crate::Connection::refuse_unknown_session) (481).
+    /// [`Connection::refuse_unknown_session`](crate::Connection::refuse_unknown_session) (481,
+    /// or 506 when the session is bound to another connection).
     UnknownSession {
         /// The session-id of the first To-Path URI.
         session_id: String,

@@ -322,7 +322,9 @@ fn unknown_session_gets_481_or_is_attached() {
     assert!(!pair.b.conn.wants_read(), "input waits for a decision");
     // Refused: 481, and Alice's session fails.
     let now = pair.now;
-    pair.b.conn.refuse_unknown_session(now);
+    pair.b
+        .conn
+        .refuse_unknown_session(now, StatusCode::NO_SUCH_SESSION);
     pair.drive();
     let f = failure(&pair, handle);
     assert_eq!(
@@ -453,7 +455,9 @@ fn bind_send_to_a_peer_that_does_not_know_the_session_fails_it() {
     let mut pair = Pair::new(Side::new(vec![a]), Side::new(vec![]), 19);
     pair.drive();
     let now = pair.now;
-    pair.b.conn.refuse_unknown_session(now);
+    pair.b
+        .conn
+        .refuse_unknown_session(now, StatusCode::NO_SUCH_SESSION);
     pair.drive();
     assert_eq!(
         pair.a.seen.failures,
@@ -591,4 +595,31 @@ fn unknown_connection_level_events_are_reported_once() {
     }
     assert_eq!(events, 0, "already drained into `seen`");
     assert_eq!(pair.b.seen.unknown_sessions.len(), 1);
+}
+
+#[test]
+fn session_bound_elsewhere_gets_506() {
+    let mut pair = Pair::new(
+        Side::new(vec![config(ALICE, BOB, 1)]),
+        Side::new(vec![]),
+        23,
+    );
+    let key = pair.a.key();
+    let handle = pair
+        .a
+        .conn
+        .send(key, OutgoingMessage::new("text/plain", "hi"))
+        .unwrap();
+    pair.drive();
+    let now = pair.now;
+    pair.b
+        .conn
+        .refuse_unknown_session(now, StatusCode::WRONG_CONNECTION);
+    pair.drive();
+    let f = failure(&pair, handle);
+    assert_eq!(f.status, Some(StatusCode::WRONG_CONNECTION));
+    assert_eq!(
+        pair.a.seen.failures,
+        [SessionFailure::Rejected(StatusCode::WRONG_CONNECTION)]
+    );
 }
