@@ -34,7 +34,7 @@
 #![forbid(unsafe_code)]
 
 use std::ops::Range;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The SEND request of RFC 4975 §4 (255 bytes: start line, five headers, a 23-byte body and
 /// the end-line), a copy of `vectors/rfc4975-4-send.msrp` kept here so that the benches are
@@ -331,13 +331,6 @@ pub fn median(values: &mut [f64]) -> f64 {
     } else {
         (values[n / 2 - 1] + values[n / 2]) / 2.0
     }
-}
-
-/// Times `f` once: a helper for measurement closures that time only part of each iteration.
-pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
-    let t = Instant::now();
-    let out = f();
-    (out, t.elapsed())
 }
 
 /// Prints the line `ratio NAME VALUE goal GOAL` that `cargo xtask bench` collects, with two
