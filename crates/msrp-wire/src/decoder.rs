@@ -6,12 +6,16 @@ use memchr::memmem::Finder;
 use crate::error::{ErrorKind, ParseError};
 use crate::frame::{Flag, Frame, Head, StartLine, StatusCode};
 use crate::header::{HeaderIndex, Slot};
-use crate::syntax::{MAX_TID, find_non_text, is_hname, is_ident};
+use crate::syntax::{
+    MAX_TID, eq_short, find_byte, find_non_text, is_hname, is_ident, is_ident_char, is_token,
+};
 use crate::{HeaderName, Limits};
 
 /// The constant part of every end-line, with the CRLF that precedes it after a body.
 pub(crate) const END_LINE_LEAD: &[u8] = b"\r\n-------";
 const HYPHENS: usize = 7;
+/// The largest head: header positions are kept in 16 bits.
+const MAX_HEAD: usize = u16::MAX as usize;
 /// The least the receive buffer grows by.
 const RESERVE: usize = 64 * 1024;
 
@@ -129,6 +133,16 @@ impl Matcher {
         base: u64,
     ) -> Result<Option<EndLine>, ParseError> {
         let n = buf.len();
+        // The CRLF of the blank line was taken as a matched CRLF (see `start`); unless the body
+        // starts with a hyphen, that candidate fails at once, and the search can go straight to
+        // the finder without consuming a byte.
+        if self.matched == 2 && self.cand + 2 == self.pos as isize && self.pos == self.body_start {
+            match buf.get(self.pos) {
+                None => return Ok(None),
+                Some(b'-') => {}
+                Some(_) => self.matched = 0,
+            }
+        }
         while self.pos < n {
             if self.matched == 0 {
                 match finder.find(&buf[self.pos..]) {
@@ -158,7 +172,7 @@ impl Matcher {
             if self.matched <= self.pattern_len && n - self.pos >= rest {
                 let tail = &buf[self.pos..self.pos + rest];
                 let id_len = self.pattern_len - self.matched;
-                if tail[..id_len] == self.pattern[self.matched..self.pattern_len]
+                if eq_short(&tail[..id_len], &self.pattern[self.matched..self.pattern_len])
                     && tail[rest - 2..] == *b"\r\n"
                 {
                     if let Some(flag) = Flag::from_byte(tail[id_len]) {
@@ -322,6 +336,129 @@ impl Core {
         self.buf.advance(n);
     }
 
+    /// Reads a whole head that is complete in the buffer and well formed, in one pass over its
+    /// bytes, without the bookkeeping that lets [`parse_head`](Self::parse_head) resume across
+    /// pushes. `None`, with nothing changed, for anything else: a partial head, a limit reached
+    /// or a syntax error, which `parse_head` then handles with its exact errors.
+    fn fast_head(&mut self) -> Option<HeadEnd> {
+        if self.line_start != 0 || self.scan != 0 {
+            return None;
+        }
+        let b = &self.buf[..self.buf.len().min(self.limits.max_head.min(MAX_HEAD))];
+        if b.get(..5)? != b"MSRP " || !b.get(5)?.is_ascii_alphanumeric() {
+            return None;
+        }
+        // The transaction id.
+        let mut i = 6;
+        while i < b.len() && is_ident_char(b[i]) {
+            i += 1;
+        }
+        let tid_len = i - 5;
+        if !(4..=MAX_TID).contains(&tid_len) || b.get(i) != Some(&b' ') {
+            return None;
+        }
+        i += 1;
+        let rest = i;
+        // The method, or the status code and comment.
+        let status = if b.get(i)?.is_ascii_digit() {
+            let d = b.get(i..i + 3)?;
+            if !d.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            i += 3;
+            if b.get(i) == Some(&b' ') {
+                i += 1;
+                i += find_non_text(&b[i..])?;
+            }
+            Some(StatusCode::from_digits([d[0], d[1], d[2]]))
+        } else {
+            while i < b.len() && b[i].is_ascii_uppercase() {
+                i += 1;
+            }
+            if i == rest {
+                return None;
+            }
+            None
+        };
+        if b.get(i..i + 2)? != b"\r\n" || i > self.limits.max_start_line {
+            return None;
+        }
+        let start = StartLine {
+            tid_len: tid_len as u8,
+            end: i as u32,
+            status,
+        };
+        i += 2;
+        let mut headers = HeaderIndex::default();
+        let max_headers = self.limits.max_headers.min(u16::MAX as usize - 1);
+        let end = loop {
+            let ls = i;
+            match *b.get(i)? {
+                b'\r' => {
+                    // RFC 4975 §9: a response has no body.
+                    if b.get(i + 1) != Some(&b'\n') || status.is_some() {
+                        return None;
+                    }
+                    break HeadEnd::Body { body_start: i + 2 };
+                }
+                b'-' => {
+                    // The end-line of a frame without a body: hyphens, the id, a flag, CRLF.
+                    let line = b.get(i..i + 7 + tid_len + 3)?;
+                    if line[..7] != END_LINE_LEAD[2..]
+                        || !eq_short(&line[7..7 + tid_len], &b[5..5 + tid_len])
+                        || line[7 + tid_len + 1..] != *b"\r\n"
+                    {
+                        return None;
+                    }
+                    let flag = Flag::from_byte(line[7 + tid_len])?;
+                    break HeadEnd::NoBody {
+                        end_line_start: i,
+                        frame_len: i + line.len(),
+                        flag,
+                    };
+                }
+                c if c.is_ascii_alphabetic() => {}
+                _ => return None,
+            }
+            // `hname ":" SP hval CRLF`. A name that spells a known header needs no check of its
+            // characters; any other is checked against `token`.
+            let (known, colon) = match HeaderName::canonical_prefix(&b[ls..]) {
+                Some(name) => (name, ls + name.as_str().len()),
+                None => {
+                    let colon = ls + find_byte(&b[ls..], b':')?;
+                    let name = &b[ls..colon];
+                    let known = HeaderName::from_bytes(name);
+                    if known == HeaderName::Extension && !name[1..].iter().all(|&c| is_token(c)) {
+                        return None;
+                    }
+                    if b.get(colon + 1) != Some(&b' ') {
+                        return None;
+                    }
+                    (known, colon)
+                }
+            };
+            i = colon + 2;
+            i += find_non_text(&b[i..])?;
+            if b.get(i..i + 2)? != b"\r\n"
+                || i - ls > self.limits.max_header_line
+                || headers.len() >= max_headers
+            {
+                return None;
+            }
+            let known = known.index().unwrap_or(usize::MAX);
+            headers.push(Slot {
+                start: ls as u16,
+                colon: colon as u16,
+                end: i as u16,
+                known: known.min(u8::MAX as usize) as u8,
+            });
+            i += 2;
+        };
+        self.start = start;
+        self.headers = headers;
+        Some(end)
+    }
+
     /// Reads complete lines of the head; `None` when more bytes are needed.
     fn parse_head(&mut self) -> Result<Option<HeadEnd>, ParseError> {
         loop {
@@ -349,7 +486,7 @@ impl Core {
                     };
                     return Err(self.err(kind, self.line_start + line_limit));
                 }
-                if self.buf.len() > self.limits.max_head.min(u32::MAX as usize) {
+                if self.buf.len() > self.limits.max_head.min(MAX_HEAD) {
                     return Err(self.err(ErrorKind::HeadTooLarge, self.limits.max_head));
                 }
                 return Ok(None);
@@ -368,7 +505,7 @@ impl Core {
                 };
                 return Err(self.err(kind, self.line_start + line_limit));
             }
-            if line_end > self.limits.max_head.min(u32::MAX as usize) {
+            if line_end > self.limits.max_head.min(MAX_HEAD) {
                 return Err(self.err(ErrorKind::HeadTooLarge, self.limits.max_head));
             }
             let ls = self.line_start;
@@ -479,9 +616,9 @@ impl Core {
         }
         let known = HeaderName::from_bytes(name).index().unwrap_or(usize::MAX);
         self.headers.push(Slot {
-            start: ls as u32,
-            colon: (ls + colon) as u32,
-            end: cr as u32,
+            start: ls as u16,
+            colon: (ls + colon) as u16,
+            end: cr as u16,
             known: known.min(u8::MAX as usize) as u8,
         });
         Ok(())
@@ -533,7 +670,7 @@ impl Core {
         }
         loop {
             match self.state {
-                State::Head => match self.parse_head()? {
+                State::Head => match self.fast_head().map_or_else(|| self.parse_head(), |h| Ok(Some(h)))? {
                     None => return Ok(None),
                     Some(HeadEnd::NoBody {
                         end_line_start,

@@ -128,17 +128,72 @@ impl HeaderName {
             _ => return Self::Extension,
         };
         // "Max-Expires" starts with 'm' like "Min-Expires": check both when the first guess fails.
-        if candidate.as_str().as_bytes().eq_ignore_ascii_case(name) {
+        if eq_folded(name, candidate.lower()) {
             candidate
-        } else if candidate == Self::MinExpires
-            && Self::MaxExpires
-                .as_str()
-                .as_bytes()
-                .eq_ignore_ascii_case(name)
-        {
+        } else if candidate == Self::MinExpires && eq_folded(name, Self::MaxExpires.lower()) {
             Self::MaxExpires
         } else {
             Self::Extension
+        }
+    }
+
+    /// The known header whose canonical spelling, followed by `": "`, starts `line`: the quick
+    /// way to read the headers senders write.
+    #[inline]
+    pub(crate) fn canonical_prefix(line: &[u8]) -> Option<Self> {
+        let pick = |a: Self, b: Self, at: usize, c: u8| if line.get(at) == Some(&c) { a } else { b };
+        let name = match *line.first()? {
+            b'T' => Self::ToPath,
+            b'F' => pick(Self::FromPath, Self::FailureReport, 1, b'r'),
+            b'M' => match line.get(1)? {
+                b'e' => Self::MessageId,
+                b'i' => Self::MinExpires,
+                _ => Self::MaxExpires,
+            },
+            b'B' => Self::ByteRange,
+            b'S' => pick(Self::SuccessReport, Self::Status, 1, b'u'),
+            b'C' => match line.get(8)? {
+                b'T' => Self::ContentType,
+                b'I' => Self::ContentId,
+                _ => pick(Self::ContentDescription, Self::ContentDisposition, 9, b'e'),
+            },
+            b'U' => pick(Self::UsePath, Self::UseNickname, 4, b'P'),
+            b'E' => Self::Expires,
+            b'W' => Self::WwwAuthenticate,
+            b'A' => pick(Self::Authorization, Self::AuthenticationInfo, 4, b'o'),
+            _ => return None,
+        };
+        let text = name.as_str().as_bytes();
+        let n = text.len();
+        (line.len() > n + 1
+            && crate::syntax::eq_short(&line[..n], text)
+            && line[n..n + 2] == *b": ")
+            .then_some(name)
+    }
+
+    /// The name in lower case.
+    fn lower(self) -> &'static [u8] {
+        match self {
+            Self::ToPath => b"to-path",
+            Self::FromPath => b"from-path",
+            Self::MessageId => b"message-id",
+            Self::ByteRange => b"byte-range",
+            Self::SuccessReport => b"success-report",
+            Self::FailureReport => b"failure-report",
+            Self::Status => b"status",
+            Self::ContentType => b"content-type",
+            Self::ContentId => b"content-id",
+            Self::ContentDescription => b"content-description",
+            Self::ContentDisposition => b"content-disposition",
+            Self::UsePath => b"use-path",
+            Self::Expires => b"expires",
+            Self::MinExpires => b"min-expires",
+            Self::MaxExpires => b"max-expires",
+            Self::WwwAuthenticate => b"www-authenticate",
+            Self::Authorization => b"authorization",
+            Self::AuthenticationInfo => b"authentication-info",
+            Self::UseNickname => b"use-nickname",
+            Self::Extension => b"",
         }
     }
 
@@ -165,16 +220,44 @@ impl fmt::Display for HeaderName {
     }
 }
 
-/// One header line of a head: positions within the head's bytes.
+/// Whether `name` equals `lower` (a known name in lower case: letters and `-`) ignoring ASCII
+/// case, eight bytes at a time. Where `lower` has a letter (bit 0x40 set), setting bit 0x20 in
+/// `name` maps `A`-`Z` onto `a`-`z` and nothing else onto a lower-case letter; a `-` must match
+/// exactly.
+fn eq_folded(name: &[u8], lower: &[u8]) -> bool {
+    const LETTER: u64 = 0x4040_4040_4040_4040;
+    let n = lower.len();
+    if name.len() != n {
+        return false;
+    }
+    let eq = |x: u64, y: u64| x | ((y & LETTER) >> 1) == y;
+    let load = |s: &[u8], at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_le_bytes(w)
+    };
+    if n < 8 {
+        return name.iter().zip(lower).all(|(&a, &b)| a | ((b & 0x40) >> 1) == b);
+    }
+    let mut i = 0;
+    let mut ok = true;
+    while i + 8 < n {
+        ok &= eq(load(name, i), load(lower, i));
+        i += 8;
+    }
+    ok && eq(load(name, n - 8), load(lower, n - 8))
+}
+
+/// One header line of a head: positions within the head's bytes (a head is at most 64 KiB).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Slot {
     /// Start of the header line (and of the name).
-    pub(crate) start: u32,
+    pub(crate) start: u16,
     /// End of the name (the colon).
-    pub(crate) colon: u32,
+    pub(crate) colon: u16,
     /// End of the value (the CR of the CRLF).
-    pub(crate) end: u32,
-    /// Which known name this is (`KNOWN` for an extension).
+    pub(crate) end: u16,
+    /// Which known name this is (`KNOWN` or more for an extension).
     pub(crate) known: u8,
 }
 
@@ -185,19 +268,15 @@ impl Slot {
 }
 
 /// Headers kept inline before spilling to the heap; typical SEND requests have 5 to 8.
-const INLINE: usize = 10;
+const INLINE: usize = 8;
 
-/// The headers of a head in wire order, plus the position of the first occurrence of each known
-/// name. Building it allocates only for heads with more than [`INLINE`] headers.
+/// The headers of a head in wire order. Building it allocates only for heads with more than
+/// [`INLINE`] headers; it is small, so that frames move cheaply.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct HeaderIndex {
     inline: [Slot; INLINE],
     len: u16,
     spill: Vec<Slot>,
-    /// One plus the wire index of the first occurrence of each known name; zero when absent.
-    first: [u16; KNOWN],
-    /// Bit `i` is set when known name `i` occurs more than once.
-    duplicates: u32,
 }
 
 impl HeaderIndex {
@@ -205,20 +284,13 @@ impl HeaderIndex {
         self.len as usize
     }
 
+    #[inline]
     pub(crate) fn push(&mut self, slot: Slot) {
         let i = self.len as usize;
         if i < INLINE {
             self.inline[i] = slot;
         } else {
             self.spill.push(slot);
-        }
-        if (slot.known as usize) < KNOWN {
-            let k = slot.known as usize;
-            if self.first[k] == 0 {
-                self.first[k] = self.len + 1;
-            } else {
-                self.duplicates |= 1 << k;
-            }
         }
         self.len += 1;
     }
@@ -231,15 +303,18 @@ impl HeaderIndex {
         }
     }
 
+    fn iter(&self) -> impl Iterator<Item = &Slot> {
+        self.inline[..self.len().min(INLINE)]
+            .iter()
+            .chain(self.spill.iter())
+    }
+
     /// The first slot with a known name, and whether the name occurs more than once.
     pub(crate) fn find(&self, name: HeaderName) -> Option<(&Slot, bool)> {
-        let k = name.index()?;
-        let at = self.first[k];
-        if at == 0 {
-            return None;
-        }
-        let dup = self.duplicates & (1 << k) != 0;
-        self.get(at as usize - 1).map(|s| (s, dup))
+        let k = name.index()? as u8;
+        let mut matches = self.iter().filter(|s| s.known == k);
+        let first = matches.next()?;
+        Some((first, matches.next().is_some()))
     }
 }
 
@@ -271,9 +346,26 @@ mod tests {
     }
 
     #[test]
+    fn canonical_prefixes_are_recognised_exactly() {
+        for name in ALL {
+            let line = format!("{}: value", name.as_str());
+            assert_eq!(HeaderName::canonical_prefix(line.as_bytes()), Some(name), "{line}");
+            let lower = line.to_ascii_lowercase();
+            assert_eq!(HeaderName::canonical_prefix(lower.as_bytes()), None, "{lower}");
+            let no_space = format!("{}:value", name.as_str());
+            assert_eq!(HeaderName::canonical_prefix(no_space.as_bytes()), None);
+            let longer = format!("{}x: value", name.as_str());
+            assert_eq!(HeaderName::canonical_prefix(longer.as_bytes()), None);
+        }
+        assert_eq!(HeaderName::canonical_prefix(b"To-Path:"), None);
+        assert_eq!(HeaderName::canonical_prefix(b""), None);
+        assert_eq!(HeaderName::canonical_prefix(b"X-Foo: bar"), None);
+    }
+
+    #[test]
     fn index_spills_and_tracks_duplicates() {
         let mut index = HeaderIndex::default();
-        for i in 0..(INLINE as u32 + 5) {
+        for i in 0..(INLINE as u16 + 5) {
             index.push(Slot {
                 start: i,
                 colon: i,
@@ -284,7 +376,7 @@ mod tests {
         assert_eq!(index.len(), INLINE + 5);
         assert_eq!(
             index.get(INLINE + 4).map(|s| s.start),
-            Some(INLINE as u32 + 4)
+            Some(INLINE as u16 + 4)
         );
         assert!(index.get(INLINE + 5).is_none());
         let (slot, dup) = index.find(HeaderName::MessageId).expect("present");

@@ -19,7 +19,8 @@ pub struct Limits {
     pub max_header_line: usize,
     /// Most header lines in one head. Default 64.
     pub max_headers: usize,
-    /// Largest head: start line, header lines and blank line together. Default 32 KiB.
+    /// Largest head: start line, header lines and blank line together. Default 32 KiB; values
+    /// above 65535 act as 65535.
     pub max_head: usize,
     /// Largest body that [`Decoder`](crate::Decoder) buffers to hand out a whole
     /// [`Frame`](crate::Frame), and above which a [`StreamDecoder`](crate::StreamDecoder)

@@ -9,7 +9,7 @@ const fn is_token_byte(b: u8) -> bool {
     matches!(b, 0x21 | 0x23..=0x27 | 0x2A..=0x2B | 0x2D..=0x2E | 0x30..=0x39 | 0x41..=0x5A | 0x5E..=0x7E)
 }
 
-const fn is_ident_char(b: u8) -> bool {
+const fn ident_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+' | b'%' | b'=')
 }
 
@@ -30,12 +30,18 @@ macro_rules! table {
 static TOKEN: [bool; 256] = table!(is_token_byte);
 
 /// `ident-char = ALPHANUM / "." / "-" / "+" / "%" / "="`
-static IDENT_CHAR: [bool; 256] = table!(is_ident_char);
+static IDENT_CHAR: [bool; 256] = table!(ident_char);
 
 /// Whether `b` may appear in a `token`.
 #[inline]
 pub(crate) fn is_token(b: u8) -> bool {
     TOKEN[b as usize]
+}
+
+/// Whether `b` may appear in an `ident` after its first character.
+#[inline]
+pub(crate) fn is_ident_char(b: u8) -> bool {
+    IDENT_CHAR[b as usize]
 }
 
 /// Whether `s` is an `ident` (transaction id or Message-ID): one ALPHANUM then 3 to 31
@@ -55,14 +61,10 @@ pub(crate) fn is_hname(s: &[u8]) -> bool {
     }
 }
 
-/// Position of the first byte of `s` that `utf8text` does not allow, if any.
-///
-/// `utf8text = *(HTAB / %x20-7E / UTF8-NONASCII)`: every control byte other than HTAB, and DEL,
-/// is refused. Bytes from 0x80 up are let through here; their UTF-8 structure is checked by the
-/// accessors that return `&str`. Eight bytes are checked at a time; only a word that holds a
-/// suspicious byte is looked at byte by byte.
+/// Position of the first `needle` in `s`: for the short runs (header names) where a call to
+/// `memchr` costs more than the search.
 #[inline]
-pub(crate) fn find_non_text(s: &[u8]) -> Option<usize> {
+pub(crate) fn find_byte(s: &[u8], needle: u8) -> Option<usize> {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     let mut chunks = s.chunks_exact(8);
@@ -70,24 +72,73 @@ pub(crate) fn find_non_text(s: &[u8]) -> Option<usize> {
     for chunk in &mut chunks {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        // A byte below 0x20 sets its high bit in `x - 0x20..` while its own high bit is clear.
-        let below_space = x.wrapping_sub(LO * 0x20) & !x & HI;
-        // A DEL byte becomes zero after the XOR.
-        let del = x ^ (LO * 0x7F);
-        let is_del = del.wrapping_sub(LO) & !del & HI;
-        if below_space | is_del != 0 {
-            if let Some(i) = chunk.iter().position(|&b| !is_text(b)) {
-                return Some(base + i);
-            }
+        let x = u64::from_le_bytes(word) ^ (LO * needle as u64);
+        // The lowest flagged byte is the first zero byte: borrows only travel upwards.
+        let zero = x.wrapping_sub(LO) & !x & HI;
+        if zero != 0 {
+            return Some(base + (zero.trailing_zeros() / 8) as usize);
         }
         base += 8;
     }
     chunks
         .remainder()
         .iter()
+        .position(|&b| b == needle)
+        .map(|i| base + i)
+}
+
+/// Position of the first byte of `s` that `utf8text` does not allow, if any.
+///
+/// `utf8text = *(HTAB / %x20-7E / UTF8-NONASCII)`: every control byte other than HTAB, and DEL,
+/// is refused. Bytes from 0x80 up are let through here; their UTF-8 structure is checked by the
+/// accessors that return `&str`. Sixteen bytes are checked at a time; only a block that holds a
+/// suspicious byte is looked at byte by byte.
+#[inline]
+pub(crate) fn find_non_text(s: &[u8]) -> Option<usize> {
+    let mut chunks = s.chunks_exact(16);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        // A fixed-size loop without early exit, which compiles to a few vector instructions.
+        let mut bad = false;
+        for &b in chunk {
+            bad |= (b < 0x20 && b != b'\t') | (b == 0x7F);
+        }
+        if bad {
+            return chunk.iter().position(|&b| !is_text(b)).map(|i| base + i);
+        }
+        base += 16;
+    }
+    chunks
+        .remainder()
+        .iter()
         .position(|&b| !is_text(b))
         .map(|i| base + i)
+}
+
+/// Whether two short slices are equal, compared eight bytes at a time rather than through a
+/// call to `memcmp`: for transaction ids and end-lines.
+#[inline]
+pub(crate) fn eq_short(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let load = |s: &[u8], at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_le_bytes(w)
+    };
+    if n < 8 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    let mut i = 0;
+    let mut diff = 0;
+    while i + 8 < n {
+        diff |= load(a, i) ^ load(b, i);
+        i += 8;
+    }
+    diff |= load(a, n - 8) ^ load(b, n - 8);
+    diff == 0
 }
 
 #[inline]
@@ -124,6 +175,37 @@ mod tests {
         assert!(!is_hname(b"-abc"));
         assert!(!is_hname(b"To Path"));
         assert!(!is_hname(b"To(Path"));
+    }
+
+    #[test]
+    fn short_compare_agrees_with_slice_equality() {
+        for len in 0..40 {
+            let a: Vec<u8> = (0..len as u8).collect();
+            assert!(eq_short(&a, &a.clone()));
+            for at in 0..len {
+                let mut b = a.clone();
+                b[at] ^= 0x40;
+                assert!(!eq_short(&a, &b), "{len} {at}");
+            }
+            assert!(!eq_short(&a, &a[..len.saturating_sub(1)]) || len == 0);
+        }
+    }
+
+    #[test]
+    fn byte_search_agrees_with_position() {
+        for len in 0..40 {
+            for at in 0..=len {
+                let mut v = vec![b'a'; len];
+                if at < len {
+                    v[at] = b':';
+                }
+                // A byte just above the needle must not be taken for it (borrow propagation).
+                if at + 1 < len {
+                    v[at + 1] = b';';
+                }
+                assert_eq!(find_byte(&v, b':'), v.iter().position(|&b| b == b':'), "{len} {at}");
+            }
+        }
     }
 
     #[test]
