@@ -104,7 +104,7 @@ pub(crate) fn find_non_text(s: &[u8]) -> Option<usize> {
             bad |= (b < 0x20 && b != b'\t') | (b == 0x7F);
         }
         if bad {
-            return chunk.iter().position(|&b| !is_text(b)).map(|i| base + i);
+            return Some(base + first_non_text_in_block(chunk));
         }
         base += 16;
     }
@@ -139,6 +139,30 @@ pub(crate) fn eq_short(a: &[u8], b: &[u8]) -> bool {
     }
     diff |= load(a, n - 8) ^ load(b, n - 8);
     diff == 0
+}
+
+/// Position of the first non-text byte of a 16-byte block known to hold one, eight bytes at a
+/// time with exact per-byte tests (no borrow or carry crosses a byte, so the lowest flagged byte
+/// is the first one).
+fn first_non_text_in_block(block: &[u8]) -> usize {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const LO: u64 = 0x0101_0101_0101_0101;
+    // High bit set where the byte is zero.
+    let zero = |y: u64| !(((y & LOW7) + LOW7) | y) & HIGH;
+    for (half, word) in block.chunks_exact(8).enumerate() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let x = u64::from_le_bytes(w);
+        // High bit set where the low seven bits reach 0x20, or where the byte is 0x80 or more.
+        let text_range = (((x & LOW7) + LO * 0x60) | x) & HIGH;
+        let control = !text_range & HIGH & !zero(x ^ (LO * b'\t' as u64));
+        let bad = control | zero(x ^ (LO * 0x7F));
+        if bad != 0 {
+            return half * 8 + (bad.trailing_zeros() / 8) as usize;
+        }
+    }
+    block.iter().position(|&b| !is_text(b)).unwrap_or(block.len())
 }
 
 #[inline]
