@@ -1,0 +1,1213 @@
+//! The event loop: sockets, TLS, timers, and the sans-IO connections they drive.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Buf, Bytes};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Interest, Poll, Token};
+use msrp_session::{
+    Connection, ConnectionEvent, Event, MessageHandle, OutgoingMessage, SendError,
+    Session, SessionFailure, SessionKey,
+};
+use msrp_uri::Host;
+use msrp_wire::StatusCode;
+use rustls::pki_types::ServerName;
+use rustls::{ClientConnection, ServerConfig, ServerConnection};
+
+use crate::api::{
+    Command, EndpointConfig, EndpointEvent, MessageRef, OpenError, Role, SessionId, SessionSpec,
+    Shared, TransportError,
+};
+use crate::tls::{self, Identity, PeerVerification};
+
+pub(crate) const WAKER: Token = Token(0);
+/// Pieces handed to one vectored write.
+const MAX_IOVECS: usize = 64;
+
+/// Where events go: a channel, or a handler running on the loop's thread.
+pub(crate) enum Sink {
+    Channel(Sender<EndpointEvent>),
+    Handler(Box<dyn Handler>),
+}
+
+/// Receives an endpoint's events on its event-loop thread, with a [`Context`] to act at once:
+/// no thread hop between an event and the command it prompts.
+pub trait Handler: Send + 'static {
+    /// Handles one event.
+    fn on_event(&mut self, ctx: &mut Context<'_>, event: EndpointEvent);
+}
+
+impl<F: FnMut(&mut Context<'_>, EndpointEvent) + Send + 'static> Handler for F {
+    fn on_event(&mut self, ctx: &mut Context<'_>, event: EndpointEvent) {
+        self(ctx, event)
+    }
+}
+
+/// What a [`Handler`] can do from the event loop's thread.
+pub struct Context<'a> {
+    driver: &'a mut Driver,
+}
+
+impl Context<'_> {
+    /// Queues a message; see [`Handle::send`](crate::Handle::send).
+    pub fn send(&mut self, session: SessionId, outgoing: OutgoingMessage) -> MessageRef {
+        let message = MessageRef(self.driver.shared.next_message.fetch_add(1, Ordering::Relaxed));
+        self.driver.send(session, message, outgoing);
+        message
+    }
+
+    /// Aborts a message.
+    pub fn abort(&mut self, session: SessionId, message: MessageRef) {
+        self.driver.abort(session, message);
+    }
+
+    /// Closes a session.
+    pub fn close_session(&mut self, session: SessionId) {
+        self.driver.close_session(session, Instant::now());
+    }
+
+    /// Opens a session; see [`Handle::open_session`](crate::Handle::open_session).
+    pub fn open_session(&mut self, spec: SessionSpec) -> Result<SessionId, OpenError> {
+        let id = SessionId(self.driver.shared.next_session.fetch_add(1, Ordering::Relaxed));
+        self.driver.open(id, spec, Instant::now())?;
+        Ok(id)
+    }
+
+    /// Starts a graceful shutdown.
+    pub fn shutdown(&mut self) {
+        self.driver.begin_shutdown(Instant::now());
+    }
+}
+
+struct Listener {
+    socket: TcpListener,
+    tls: bool,
+}
+
+/// Who the far end of a connection is, for reusing connections (RFC 4975 §5.4: "If the sender
+/// already has such a connection, that is, one associated with the same host, port, and URI
+/// scheme, then it SHOULD reuse that connection"); for `msrps`, the same certificate checks.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct PeerKey {
+    addr: SocketAddr,
+    identity: Option<String>,
+}
+
+/// One socket, its TLS state, and the sessions it carries.
+struct Conn {
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: Option<rustls::Connection>,
+    msrp: Connection,
+    out: VecDeque<Bytes>,
+    out_len: usize,
+    /// Whether this endpoint opened the connection.
+    outgoing: bool,
+    /// Whether the socket (and TLS) is up, so that MSRP may flow.
+    ready: bool,
+    /// Connect or first-request deadline.
+    deadline: Option<Instant>,
+    keys: HashMap<SessionKey, SessionId>,
+    reuse: Option<PeerKey>,
+    readable: bool,
+    writable: bool,
+    interest: Interest,
+    closing: Option<TransportError>,
+    /// Received ciphertext not yet given to rustls, kept while input is paused.
+    tls_in: Vec<u8>,
+}
+
+impl Conn {
+    fn new(stream: TcpStream, peer: SocketAddr, outgoing: bool, config: &EndpointConfig) -> Self {
+        Self {
+            stream,
+            peer,
+            tls: None,
+            msrp: Connection::new(config.connection),
+            out: VecDeque::new(),
+            out_len: 0,
+            outgoing,
+            ready: false,
+            deadline: None,
+            keys: HashMap::new(),
+            reuse: None,
+            readable: false,
+            writable: false,
+            interest: Interest::READABLE | Interest::WRITABLE,
+            closing: None,
+            tls_in: Vec::new(),
+        }
+    }
+
+    fn close(&mut self, error: TransportError) {
+        if self.closing.is_none() {
+            self.closing = Some(error);
+        }
+    }
+}
+
+/// Where a session is.
+enum Place {
+    /// A passive session waiting for its peer to connect and name it.
+    Waiting(Box<Session>),
+    /// Attached to a connection.
+    Bound { token: Token, key: SessionKey },
+    /// In the middle of a move from one place to the other.
+    Moving,
+}
+
+struct Entry {
+    session_id: String,
+    place: Place,
+    verification: Option<PeerVerification>,
+    /// Outcomes to report: the session's handles and the endpoint's references.
+    refs: HashMap<MessageHandle, MessageRef>,
+    /// Messages sent before a passive session was bound.
+    queued: Vec<(MessageRef, OutgoingMessage)>,
+}
+
+pub(crate) struct Driver {
+    poll: Poll,
+    pub(crate) shared: Arc<Shared>,
+    commands: Receiver<Command>,
+    config: EndpointConfig,
+    sink: Option<Sink>,
+    /// Events for a handler, delivered between connection work.
+    outbox: VecDeque<EndpointEvent>,
+    listeners: HashMap<Token, Listener>,
+    conns: HashMap<Token, Conn>,
+    next_token: usize,
+    sessions: HashMap<SessionId, Entry>,
+    by_session_id: HashMap<String, SessionId>,
+    reuse: HashMap<PeerKey, Token>,
+    identity: Identity,
+    server_tls: Option<Arc<ServerConfig>>,
+    read_buf: Vec<u8>,
+    /// Connections to look at in this turn of the loop.
+    dirty: Vec<Token>,
+    shutdown: Option<Instant>,
+    paused: bool,
+}
+
+fn io_text(e: &io::Error) -> String {
+    e.to_string()
+}
+
+impl Driver {
+    pub(crate) fn new(
+        poll: Poll,
+        shared: Arc<Shared>,
+        commands: Receiver<Command>,
+        config: EndpointConfig,
+        sink: Sink,
+        identity: Identity,
+    ) -> Self {
+        Self {
+            poll,
+            shared,
+            commands,
+            read_buf: vec![0; config.read_size.max(4096)],
+            config,
+            sink: Some(sink),
+            outbox: VecDeque::new(),
+            listeners: HashMap::new(),
+            conns: HashMap::new(),
+            next_token: 1,
+            sessions: HashMap::new(),
+            by_session_id: HashMap::new(),
+            reuse: HashMap::new(),
+            identity,
+            server_tls: None,
+            dirty: Vec::new(),
+            shutdown: None,
+            paused: false,
+        }
+    }
+
+    fn token(&mut self) -> Token {
+        self.next_token += 1;
+        Token(self.next_token)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Events to the application.
+    // -----------------------------------------------------------------------------------------
+
+    fn emit(&mut self, event: EndpointEvent) {
+        match &self.sink {
+            Some(Sink::Channel(tx)) => {
+                let queued = self.shared.queued_events.fetch_add(1, Ordering::AcqRel) + 1;
+                if tx.send(event).is_err() {
+                    // Nobody listens any more; the count no longer matters.
+                    self.shared.queued_events.fetch_sub(1, Ordering::AcqRel);
+                } else if queued >= self.config.event_capacity {
+                    self.pause_reading(true);
+                }
+            }
+            _ => self.outbox.push_back(event),
+        }
+    }
+
+    fn pause_reading(&mut self, paused: bool) {
+        self.paused = paused;
+        self.shared.reading_paused.store(paused, Ordering::Release);
+    }
+
+    /// Hands queued events to a handler, which may issue commands as it goes.
+    fn deliver(&mut self) {
+        while let Some(event) = self.outbox.pop_front() {
+            let Some(Sink::Handler(mut handler)) = self.sink.take() else {
+                self.outbox.clear();
+                return;
+            };
+            handler.on_event(&mut Context { driver: self }, event);
+            self.sink = Some(Sink::Handler(handler));
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // The loop.
+    // -----------------------------------------------------------------------------------------
+
+    pub(crate) fn run(mut self) {
+        let mut events = mio::Events::with_capacity(1024);
+        loop {
+            self.deliver();
+            let now = Instant::now();
+            if self.finished(now) {
+                break;
+            }
+            let timeout = self
+                .next_deadline()
+                .map(|d| d.saturating_duration_since(now));
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                break;
+            }
+            let now = Instant::now();
+            for event in events.iter() {
+                let token = event.token();
+                if token == WAKER {
+                    continue;
+                }
+                if self.listeners.contains_key(&token) {
+                    self.accept(token, now);
+                    continue;
+                }
+                if let Some(conn) = self.conns.get_mut(&token) {
+                    if event.is_readable() || event.is_read_closed() || event.is_error() {
+                        conn.readable = true;
+                    }
+                    if event.is_writable() || event.is_error() {
+                        conn.writable = true;
+                    }
+                    self.dirty.push(token);
+                }
+            }
+            self.commands(now);
+            if self.paused
+                && self.shared.queued_events.load(Ordering::Acquire) <= self.config.event_capacity / 2
+            {
+                self.pause_reading(false);
+                // Connections left unread while paused are read now.
+                self.dirty.extend(self.conns.keys().copied());
+            }
+            self.service_dirty(now);
+            self.timeouts(now);
+            self.reap(now);
+        }
+        let now = Instant::now();
+        let tokens: Vec<Token> = self.conns.keys().copied().collect();
+        for token in tokens {
+            if let Some(conn) = self.conns.get_mut(&token) {
+                conn.close(TransportError::Shutdown);
+            }
+        }
+        let waiting: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, e)| matches!(e.place, Place::Waiting(_)))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in waiting {
+            self.fail_waiting(id, SessionFailure::ConnectionLost);
+        }
+        self.reap(now);
+        self.deliver();
+    }
+
+    fn finished(&self, now: Instant) -> bool {
+        let Some(deadline) = self.shutdown else {
+            return false;
+        };
+        now >= deadline
+            || self.conns.values().all(|c| {
+                c.out.is_empty()
+                    && c.msrp.is_idle()
+                    && c.tls.as_ref().is_none_or(|t| !t.wants_write())
+            })
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.conns
+            .values()
+            .flat_map(|c| [c.deadline, c.msrp.poll_timeout()])
+            .flatten()
+            .chain(self.shutdown)
+            .min()
+    }
+
+    fn service_dirty(&mut self, now: Instant) {
+        let mut dirty = core::mem::take(&mut self.dirty);
+        dirty.sort_unstable();
+        dirty.dedup();
+        for token in dirty.drain(..) {
+            self.service(token, now);
+        }
+        self.dirty = dirty;
+    }
+
+    fn timeouts(&mut self, now: Instant) {
+        let due: Vec<Token> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| {
+                c.deadline.is_some_and(|d| d <= now)
+                    || c.msrp.poll_timeout().is_some_and(|d| d <= now)
+            })
+            .map(|(t, _)| *t)
+            .collect();
+        for token in due {
+            let Some(mut conn) = self.conns.remove(&token) else {
+                continue;
+            };
+            if conn.deadline.is_some_and(|d| d <= now) {
+                conn.close(TransportError::Timeout);
+            }
+            conn.msrp.handle_timeout(now);
+            self.events_of(&mut conn, token, now);
+            self.conns.insert(token, conn);
+            self.service(token, now);
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Commands.
+    // -----------------------------------------------------------------------------------------
+
+    fn commands(&mut self, now: Instant) {
+        self.shared.woken.store(false, Ordering::Release);
+        while let Ok(command) = self.commands.try_recv() {
+            match command {
+                Command::Listen { addr, tls, reply } => {
+                    let _ = reply.send(self.listen(addr, tls));
+                }
+                Command::Open { id, spec, reply } => {
+                    let _ = reply.send(self.open(id, *spec, now));
+                }
+                Command::Send {
+                    session,
+                    message,
+                    outgoing,
+                } => self.send(session, message, outgoing),
+                Command::Abort { session, message } => self.abort(session, message),
+                Command::Close { session } => self.close_session(session, now),
+                Command::Shutdown => self.begin_shutdown(now),
+            }
+        }
+    }
+
+    fn listen(&mut self, addr: SocketAddr, tls: bool) -> io::Result<SocketAddr> {
+        if self.shutdown.is_some() {
+            return Err(io::Error::other("the endpoint is shutting down"));
+        }
+        if tls && self.server_tls.is_none() {
+            self.server_tls =
+                Some(tls::server_config(&self.identity).map_err(io::Error::other)?);
+        }
+        let mut socket = TcpListener::bind(addr)?;
+        let local = socket.local_addr()?;
+        let token = self.token();
+        self.poll
+            .registry()
+            .register(&mut socket, token, Interest::READABLE)?;
+        self.listeners.insert(token, Listener { socket, tls });
+        Ok(local)
+    }
+
+    fn accept(&mut self, token: Token, now: Instant) {
+        loop {
+            let Some(listener) = self.listeners.get(&token) else {
+                return;
+            };
+            let tls = listener.tls;
+            let (mut stream, peer) = match listener.socket.accept() {
+                Ok(pair) => pair,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // A connection that failed before it was accepted: try the next one.
+                Err(_) => continue,
+            };
+            if self.conns.len() >= self.config.max_connections || self.shutdown.is_some() {
+                drop(stream);
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            let conn_token = self.token();
+            if self
+                .poll
+                .registry()
+                .register(&mut stream, conn_token, Interest::READABLE | Interest::WRITABLE)
+                .is_err()
+            {
+                continue;
+            }
+            let mut conn = Conn::new(stream, peer, false, &self.config);
+            conn.ready = true;
+            conn.deadline = Some(now + self.config.first_frame_timeout);
+            if tls {
+                let Some(config) = self.server_tls.clone() else {
+                    continue;
+                };
+                match ServerConnection::new(config) {
+                    Ok(mut server) => {
+                        server.set_buffer_limit(Some(self.config.write_buffer));
+                        conn.tls = Some(rustls::Connection::Server(server));
+                        conn.ready = false;
+                    }
+                    Err(_) => continue,
+                }
+            }
+            self.conns.insert(conn_token, conn);
+            self.dirty.push(conn_token);
+        }
+    }
+
+    /// Opens a session: see [`Handle::open_session`](crate::Handle::open_session).
+    fn open(&mut self, id: SessionId, spec: SessionSpec, now: Instant) -> Result<(), OpenError> {
+        if self.shutdown.is_some() {
+            return Err(OpenError::Shutdown);
+        }
+        let SessionSpec {
+            mut config,
+            role,
+            connect_to,
+            verification,
+        } = spec;
+        config.active = role == Role::Active;
+        let secure = config.peer_path.first().scheme().is_secure()
+            || config.local_uri.scheme().is_secure();
+        if secure && verification.is_none() {
+            return Err(OpenError::Tls(
+                "an msrps session needs the peer's fingerprint or trusted roots".into(),
+            ));
+        }
+        let first_hop = config.peer_path.first().clone();
+        let session = Session::new(config).map_err(OpenError::Config)?;
+        let session_id = session.session_id().to_owned();
+        if self.by_session_id.contains_key(&session_id) {
+            return Err(OpenError::Duplicate);
+        }
+        let mut entry = Entry {
+            session_id: session_id.clone(),
+            place: Place::Waiting(Box::new(session)),
+            verification,
+            refs: HashMap::new(),
+            queued: Vec::new(),
+        };
+        if role == Role::Active {
+            let addr = match connect_to {
+                Some(addr) => addr,
+                None => resolve(&first_hop)?,
+            };
+            let Place::Waiting(session) = core::mem::replace(&mut entry.place, Place::Moving)
+            else {
+                return Err(OpenError::Connect("session state".into()));
+            };
+            let peer_key = PeerKey {
+                addr,
+                identity: secure.then(|| verification_key(entry.verification.as_ref())),
+            };
+            let token = match self.reuse.get(&peer_key).copied() {
+                Some(token) if self.conns.get(&token).is_some_and(|c| c.closing.is_none()) => {
+                    token
+                }
+                _ => self.connect(addr, &first_hop, secure, &entry, peer_key, now)?,
+            };
+            let conn = self
+                .conns
+                .get_mut(&token)
+                .ok_or_else(|| OpenError::Connect("connection vanished".into()))?;
+            let key = conn
+                .msrp
+                .insert_session(*session)
+                .map_err(|e| OpenError::Connect(e.to_string()))?;
+            conn.keys.insert(key, id);
+            let ready = conn.ready;
+            let peer = conn.peer;
+            entry.place = Place::Bound { token, key };
+            self.dirty.push(token);
+            if ready {
+                self.emit(EndpointEvent::Bound { session: id, peer });
+            }
+        }
+        self.by_session_id.insert(session_id, id);
+        self.sessions.insert(id, entry);
+        Ok(())
+    }
+
+    fn connect(
+        &mut self,
+        addr: SocketAddr,
+        first_hop: &msrp_uri::MsrpUri,
+        secure: bool,
+        entry: &Entry,
+        peer_key: PeerKey,
+        now: Instant,
+    ) -> Result<Token, OpenError> {
+        if self.conns.len() >= self.config.max_connections {
+            return Err(OpenError::Connect("too many connections".into()));
+        }
+        let mut stream = TcpStream::connect(addr).map_err(|e| OpenError::Connect(io_text(&e)))?;
+        let _ = stream.set_nodelay(true);
+        let token = self.token();
+        self.poll
+            .registry()
+            .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
+            .map_err(|e| OpenError::Connect(io_text(&e)))?;
+        let mut conn = Conn::new(stream, addr, true, &self.config);
+        conn.deadline = Some(now + self.config.connect_timeout);
+        if secure {
+            let verification = entry
+                .verification
+                .as_ref()
+                .ok_or_else(|| OpenError::Tls("no verification".into()))?;
+            let config = tls::client_config(&self.identity, verification)
+                .map_err(|e| OpenError::Tls(e.to_string()))?;
+            let name = match first_hop.host() {
+                Host::Name(name) => ServerName::try_from(name.to_owned())
+                    .map_err(|e| OpenError::Tls(e.to_string()))?,
+                Host::V4(ip) => ServerName::IpAddress(std::net::IpAddr::V4(ip).into()),
+                Host::V6(ip) => ServerName::IpAddress(std::net::IpAddr::V6(ip).into()),
+            };
+            let mut client =
+                ClientConnection::new(config, name).map_err(|e| OpenError::Tls(e.to_string()))?;
+            client.set_buffer_limit(Some(self.config.write_buffer));
+            conn.tls = Some(rustls::Connection::Client(client));
+        }
+        conn.reuse = Some(peer_key.clone());
+        self.reuse.insert(peer_key, token);
+        self.conns.insert(token, conn);
+        Ok(token)
+    }
+
+    fn send(&mut self, session: SessionId, message: MessageRef, outgoing: OutgoingMessage) {
+        let Some(entry) = self.sessions.get_mut(&session) else {
+            self.emit(EndpointEvent::Refused {
+                session,
+                message,
+                error: SendError::SessionFailed,
+            });
+            return;
+        };
+        match entry.place {
+            Place::Waiting(_) | Place::Moving => entry.queued.push((message, outgoing)),
+            Place::Bound { token, key } => {
+                let Some(conn) = self.conns.get_mut(&token) else {
+                    return;
+                };
+                match conn.msrp.send(key, outgoing) {
+                    Ok(handle) => {
+                        entry.refs.insert(handle, message);
+                        self.dirty.push(token);
+                    }
+                    Err(error) => self.emit(EndpointEvent::Refused {
+                        session,
+                        message,
+                        error,
+                    }),
+                }
+            }
+        }
+    }
+
+    fn abort(&mut self, session: SessionId, message: MessageRef) {
+        let Some(entry) = self.sessions.get_mut(&session) else {
+            return;
+        };
+        match &entry.place {
+            Place::Waiting(_) | Place::Moving => {
+                if let Some(at) = entry.queued.iter().position(|(m, _)| *m == message) {
+                    entry.queued.remove(at);
+                    self.emit(EndpointEvent::Refused {
+                        session,
+                        message,
+                        error: SendError::SessionFailed,
+                    });
+                }
+            }
+            Place::Bound { token, key } => {
+                let handle = entry
+                    .refs
+                    .iter()
+                    .find(|(_, m)| **m == message)
+                    .map(|(h, _)| *h);
+                let (token, key) = (*token, *key);
+                if let (Some(handle), Some(conn)) = (handle, self.conns.get_mut(&token)) {
+                    conn.msrp.abort(key, handle);
+                    self.dirty.push(token);
+                }
+            }
+        }
+    }
+
+    fn close_session(&mut self, session: SessionId, now: Instant) {
+        let Some(entry) = self.sessions.get(&session) else {
+            return;
+        };
+        match entry.place {
+            Place::Waiting(_) | Place::Moving => {
+                self.fail_waiting(session, SessionFailure::ConnectionLost)
+            }
+            Place::Bound { token, key } => {
+                if let Some(mut conn) = self.conns.remove(&token) {
+                    conn.msrp.close_session(key);
+                    self.events_of(&mut conn, token, now);
+                    conn.msrp.take_session(key);
+                    conn.keys.remove(&key);
+                    self.conns.insert(token, conn);
+                }
+                self.forget(session);
+            }
+        }
+    }
+
+    /// Fails a session that never got a connection, reporting its queued messages.
+    fn fail_waiting(&mut self, session: SessionId, why: SessionFailure) {
+        let Some(entry) = self.sessions.remove(&session) else {
+            return;
+        };
+        self.by_session_id.remove(&entry.session_id);
+        for (message, _) in entry.queued {
+            self.emit(EndpointEvent::Refused {
+                session,
+                message,
+                error: SendError::SessionFailed,
+            });
+        }
+        self.emit(EndpointEvent::Session(session, Event::SessionFailed(why)));
+    }
+
+    fn forget(&mut self, session: SessionId) {
+        if let Some(entry) = self.sessions.remove(&session) {
+            self.by_session_id.remove(&entry.session_id);
+        }
+    }
+
+    fn begin_shutdown(&mut self, now: Instant) {
+        if self.shutdown.is_some() {
+            return;
+        }
+        self.shutdown = Some(now + self.config.shutdown_grace);
+        for (_, mut listener) in self.listeners.drain() {
+            let _ = self.poll.registry().deregister(&mut listener.socket);
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Connections.
+    // -----------------------------------------------------------------------------------------
+
+    fn service(&mut self, token: Token, now: Instant) {
+        let Some(mut conn) = self.conns.remove(&token) else {
+            return;
+        };
+        if conn.closing.is_none() {
+            if conn.outgoing && !conn.ready && conn.tls.is_none() && conn.writable {
+                self.check_connected(&mut conn, token, now);
+            }
+            self.read(&mut conn, token, now);
+            self.write(&mut conn, now);
+            if conn.tls.is_some() {
+                self.after_handshake(&mut conn, token, now);
+            }
+            self.events_of(&mut conn, token, now);
+            // Binding a session may have resumed input and produced output.
+            self.write(&mut conn, now);
+        }
+        self.update_interest(&mut conn, token);
+        self.conns.insert(token, conn);
+    }
+
+    /// A plain outgoing connection is up once the socket is writable without error.
+    fn check_connected(&mut self, conn: &mut Conn, token: Token, _now: Instant) {
+        match conn.stream.take_error() {
+            Ok(None) => {}
+            Ok(Some(e)) | Err(e) => {
+                conn.close(TransportError::Connect(io_text(&e)));
+                return;
+            }
+        }
+        match conn.stream.peer_addr() {
+            Ok(_) => self.on_ready(conn, token),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => conn.writable = false,
+            Err(e) => conn.close(TransportError::Connect(io_text(&e))),
+        }
+    }
+
+    fn on_ready(&mut self, conn: &mut Conn, _token: Token) {
+        if conn.ready {
+            return;
+        }
+        conn.ready = true;
+        if conn.outgoing {
+            conn.deadline = None;
+            let sessions: Vec<SessionId> = conn.keys.values().copied().collect();
+            for session in sessions {
+                self.emit(EndpointEvent::Bound {
+                    session,
+                    peer: conn.peer,
+                });
+            }
+        }
+    }
+
+    fn after_handshake(&mut self, conn: &mut Conn, token: Token, _now: Instant) {
+        if !conn.ready && conn.tls.as_ref().is_some_and(|t| !t.is_handshaking()) {
+            self.on_ready(conn, token);
+        }
+    }
+
+    fn read(&mut self, conn: &mut Conn, token: Token, now: Instant) {
+        while conn.readable && conn.closing.is_none() {
+            if self.paused || !conn.msrp.wants_read() {
+                return;
+            }
+            if conn.tls.is_some() {
+                if !self.read_tls(conn, now) {
+                    return;
+                }
+            } else {
+                let stream = &mut conn.stream;
+                let result = conn.msrp.fill(now, self.config.read_size, |buf| stream.read(buf));
+                match result {
+                    Ok(0) => conn.close(TransportError::Closed),
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => conn.readable = false,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => conn.close(TransportError::Io(io_text(&e))),
+                }
+            }
+            self.events_of(conn, token, now);
+        }
+    }
+
+    /// Reads ciphertext into the shared buffer and feeds it to rustls (whose own reads take at
+    /// most 4 KiB at a time), then hands the plaintext to the MSRP connection. Returns whether
+    /// to keep reading.
+    fn read_tls(&mut self, conn: &mut Conn, now: Instant) -> bool {
+        let mut leftover = core::mem::take(&mut conn.tls_in);
+        let (data, n): (&[u8], usize) = if leftover.is_empty() {
+            match conn.stream.read(&mut self.read_buf) {
+                Ok(0) => {
+                    conn.close(TransportError::Closed);
+                    return false;
+                }
+                Ok(n) => (&self.read_buf[..], n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    conn.readable = false;
+                    return false;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => return true,
+                Err(e) => {
+                    conn.close(TransportError::Io(io_text(&e)));
+                    return false;
+                }
+            }
+        } else {
+            let n = leftover.len();
+            (&leftover[..], n)
+        };
+        let mut rest = &data[..n];
+        let Some(tls) = conn.tls.as_mut() else {
+            return false;
+        };
+        while !rest.is_empty() {
+            if let Err(e) = tls.read_tls(&mut rest) {
+                conn.close(TransportError::Tls(io_text(&e)));
+                return false;
+            }
+            if let Err(e) = tls.process_new_packets() {
+                // Tell the peer why, then give up.
+                let _ = tls.write_tls(&mut conn.stream);
+                let error = match &e {
+                    rustls::Error::InvalidCertificate(_) => TransportError::Fingerprint,
+                    _ => TransportError::Tls(e.to_string()),
+                };
+                conn.close(error);
+                return false;
+            }
+            loop {
+                if !conn.msrp.wants_read() || self.paused {
+                    break;
+                }
+                let result = conn
+                    .msrp
+                    .fill(now, self.config.read_size, |buf| tls.reader().read(buf));
+                match result {
+                    Ok(0) => {
+                        conn.close(TransportError::Closed);
+                        return false;
+                    }
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => {
+                        conn.close(TransportError::Tls(io_text(&e)));
+                        return false;
+                    }
+                }
+            }
+            if !conn.msrp.wants_read() || self.paused {
+                // Keep what rustls has not taken until input resumes.
+                conn.tls_in.extend_from_slice(rest);
+                leftover.clear();
+                return false;
+            }
+        }
+        leftover.clear();
+        if conn.tls_in.is_empty() {
+            conn.tls_in = leftover;
+            conn.tls_in.shrink_to(0);
+        }
+        true
+    }
+
+    fn write(&mut self, conn: &mut Conn, now: Instant) {
+        loop {
+            if conn.closing.is_some() {
+                return;
+            }
+            if let Some(tls) = conn.tls.as_mut() {
+                while tls.wants_write() {
+                    match tls.write_tls(&mut conn.stream) {
+                        Ok(_) => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            conn.writable = false;
+                            return;
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            conn.close(TransportError::Io(io_text(&e)));
+                            return;
+                        }
+                    }
+                }
+                if tls.is_handshaking() {
+                    return;
+                }
+            }
+            if !conn.ready {
+                return;
+            }
+            if conn.out_len < self.config.write_buffer / 2 {
+                let budget = self.config.write_buffer - conn.out_len;
+                let mut pieces = Vec::new();
+                let n = conn.msrp.poll_transmit_vectored(now, budget, &mut pieces);
+                conn.out_len += n;
+                conn.out.extend(pieces);
+            }
+            if conn.out.is_empty() {
+                return;
+            }
+            if conn.tls.is_none() && !conn.writable {
+                return;
+            }
+            let slices: Vec<IoSlice<'_>> = conn
+                .out
+                .iter()
+                .take(MAX_IOVECS)
+                .map(|b| IoSlice::new(b))
+                .collect();
+            let result = match conn.tls.as_mut() {
+                Some(tls) => tls.writer().write_vectored(&slices),
+                None => conn.stream.write_vectored(&slices),
+            };
+            match result {
+                Ok(0) if conn.tls.is_some() => {
+                    // rustls's buffer is full: flush it first.
+                    if !conn.tls.as_ref().is_some_and(|t| t.wants_write()) {
+                        return;
+                    }
+                }
+                Ok(0) => {
+                    conn.close(TransportError::Io("write returned zero".into()));
+                    return;
+                }
+                Ok(mut n) => {
+                    conn.out_len -= n;
+                    while n > 0 {
+                        let Some(front) = conn.out.front_mut() else {
+                            break;
+                        };
+                        if front.len() <= n {
+                            n -= front.len();
+                            conn.out.pop_front();
+                        } else {
+                            front.advance(n);
+                            n = 0;
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    conn.writable = false;
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    conn.close(TransportError::Io(io_text(&e)));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn update_interest(&mut self, conn: &mut Conn, token: Token) {
+        if conn.closing.is_some() {
+            return;
+        }
+        let wants_write = !conn.out.is_empty()
+            || conn.msrp.wants_write()
+            || (conn.outgoing && !conn.ready)
+            || conn.tls.as_ref().is_some_and(|t| t.wants_write());
+        let interest = if wants_write {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        if interest != conn.interest {
+            if self
+                .poll
+                .registry()
+                .reregister(&mut conn.stream, token, interest)
+                .is_err()
+            {
+                conn.close(TransportError::Io("cannot watch the socket".into()));
+                return;
+            }
+            conn.interest = interest;
+        }
+        // Output can wait without an event when the socket is known to be writable.
+        if wants_write && conn.writable {
+            self.dirty.push(token);
+        }
+    }
+
+    /// Takes a connection's events: session events go to the application, unknown sessions are
+    /// bound or refused, a failure closes the connection.
+    fn events_of(&mut self, conn: &mut Conn, token: Token, now: Instant) {
+        while let Some(event) = conn.msrp.poll_event() {
+            match event {
+                ConnectionEvent::Session(key, event) => {
+                    let Some(&session) = conn.keys.get(&key) else {
+                        continue;
+                    };
+                    self.session_event(session, event);
+                }
+                ConnectionEvent::UnknownSession { session_id } => {
+                    self.bind(conn, token, &session_id, now);
+                }
+                ConnectionEvent::Failed(why) => {
+                    let error = match why {
+                        SessionFailure::Framing(e) => TransportError::Framing(e.to_string()),
+                        SessionFailure::FrameTimeout => TransportError::Timeout,
+                        other => TransportError::Io(other.to_string()),
+                    };
+                    conn.close(error);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn session_event(&mut self, session: SessionId, event: Event) {
+        match event {
+            Event::Outcome(outcome) => {
+                let message = self
+                    .sessions
+                    .get_mut(&session)
+                    .and_then(|e| e.refs.remove(&outcome.handle));
+                if let Some(message) = message {
+                    self.emit(EndpointEvent::Outcome {
+                        session,
+                        message,
+                        outcome,
+                    });
+                }
+            }
+            Event::SessionFailed(why) => {
+                self.forget(session);
+                self.emit(EndpointEvent::Session(session, Event::SessionFailed(why)));
+            }
+            other => self.emit(EndpointEvent::Session(session, other)),
+        }
+    }
+
+    /// Binds an incoming connection to the passive session its first request names (RFC 4975
+    /// §5.4: "The element that accepted the connection looks up the URI in the received request,
+    /// and determines which session it matches"), or refuses the request.
+    fn bind(&mut self, conn: &mut Conn, token: Token, session_id: &str, now: Instant) {
+        let Some(&id) = self.by_session_id.get(session_id) else {
+            // RFC 4975 §5.4: "If no match exists, the node MUST reject the request with a 481
+            // response."
+            conn.msrp.refuse_unknown_session(now, StatusCode::NO_SUCH_SESSION);
+            return;
+        };
+        let waiting = self
+            .sessions
+            .get(&id)
+            .is_some_and(|e| matches!(e.place, Place::Waiting(_)));
+        if !waiting {
+            // RFC 4975 §5.4: "If the session is already in use, it MUST reject the request with
+            // a 506 response."
+            conn.msrp.refuse_unknown_session(now, StatusCode::WRONG_CONNECTION);
+            return;
+        }
+        let Some(mut entry) = self.sessions.remove(&id) else {
+            return;
+        };
+        if let (Some(tls), Some(PeerVerification::Fingerprints(expected))) =
+            (conn.tls.as_ref(), entry.verification.as_ref())
+        {
+            // RFC 4975 §14.4: "The certificate presented during the TLS handshake needs to match
+            // the fingerprint exchanged via the SDP".
+            let presented = tls.peer_certificates().and_then(|c| c.first());
+            if !presented.is_some_and(|c| tls::matches_fingerprint(c.as_ref(), expected)) {
+                self.sessions.insert(id, entry);
+                self.emit(EndpointEvent::ConnectionError {
+                    peer: conn.peer,
+                    sessions: vec![id],
+                    error: TransportError::Fingerprint,
+                });
+                self.fail_waiting(id, SessionFailure::ConnectionLost);
+                conn.close(TransportError::Fingerprint);
+                return;
+            }
+        }
+        let Place::Waiting(session) = core::mem::replace(&mut entry.place, Place::Moving) else {
+            return;
+        };
+        match conn.msrp.insert_session(*session) {
+            Ok(key) => {
+                entry.place = Place::Bound { token, key };
+                conn.keys.insert(key, id);
+                conn.deadline = None;
+                for (message, outgoing) in core::mem::take(&mut entry.queued) {
+                    match conn.msrp.send(key, outgoing) {
+                        Ok(handle) => {
+                            entry.refs.insert(handle, message);
+                        }
+                        Err(error) => self.emit(EndpointEvent::Refused {
+                            session: id,
+                            message,
+                            error,
+                        }),
+                    }
+                }
+                self.sessions.insert(id, entry);
+                self.emit(EndpointEvent::Bound {
+                    session: id,
+                    peer: conn.peer,
+                });
+                conn.msrp.resume(now);
+            }
+            Err(e) => {
+                let session = match e {
+                    msrp_session::InsertError::Duplicate(s) | msrp_session::InsertError::TooMany(s) => s,
+                    _ => return,
+                };
+                entry.place = Place::Waiting(session);
+                self.sessions.insert(id, entry);
+                conn.msrp.refuse_unknown_session(now, StatusCode::FORBIDDEN);
+            }
+        }
+    }
+
+    /// Removes the connections marked for closing: their sessions fail, and the application is
+    /// told why.
+    fn reap(&mut self, now: Instant) {
+        let closing: Vec<Token> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.closing.is_some())
+            .map(|(t, _)| *t)
+            .collect();
+        for token in closing {
+            let Some(mut conn) = self.conns.remove(&token) else {
+                continue;
+            };
+            let error = conn.closing.clone().unwrap_or(TransportError::Closed);
+            let sessions: Vec<SessionId> = conn.keys.values().copied().collect();
+            if !sessions.is_empty() {
+                self.emit(EndpointEvent::ConnectionError {
+                    peer: conn.peer,
+                    sessions,
+                    error,
+                });
+            }
+            if let Some(tls) = conn.tls.as_mut() {
+                tls.send_close_notify();
+                let _ = tls.write_tls(&mut conn.stream);
+            }
+            conn.msrp.handle_close(now);
+            self.events_of(&mut conn, token, now);
+            let _ = self.poll.registry().deregister(&mut conn.stream);
+            if let Some(key) = &conn.reuse {
+                if self.reuse.get(key) == Some(&token) {
+                    self.reuse.remove(key);
+                }
+            }
+            let ids: Vec<SessionId> = conn.keys.values().copied().collect();
+            for id in ids {
+                self.forget(id);
+            }
+        }
+    }
+}
+
+/// An identity string for connection reuse: the fingerprints or the trust anchors in use.
+fn verification_key(verification: Option<&PeerVerification>) -> String {
+    match verification {
+        Some(PeerVerification::Fingerprints(list)) => list
+            .iter()
+            .map(|f| f.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+        Some(PeerVerification::WebPki(roots)) => format!("webpki:{:p}", Arc::as_ptr(roots)),
+        None => String::new(),
+    }
+}
+
+/// The socket address of a URI's authority: an IP literal as is, a host name looked up (RFC
+/// 4975 §6.2: "the connecting device MUST determine a host address by doing an A or AAAA DNS
+/// query and use the port as listed").
+fn resolve(uri: &msrp_uri::MsrpUri) -> Result<SocketAddr, OpenError> {
+    if let Some(addr) = uri.socket_addr() {
+        return Ok(addr);
+    }
+    let port = uri
+        .port()
+        .ok_or_else(|| OpenError::Resolve(format!("{uri} has no port")))?;
+    (uri.host_str(), port)
+        .to_socket_addrs()
+        .map_err(|e| OpenError::Resolve(io_text(&e)))?
+        .next()
+        .ok_or_else(|| OpenError::Resolve(format!("{} has no address", uri.host_str())))
+}

@@ -1,0 +1,287 @@
+//! TLS for `msrps`: certificates, their SDP fingerprints, and the checks of RFC 4975 §14.4.
+
+use std::fmt;
+use std::sync::Arc;
+
+use msrp_session::sdp::Fingerprint;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{
+    ClientConfig, DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig,
+    SignatureScheme,
+};
+use sha2::{Digest, Sha256, Sha384, Sha512};
+
+/// A TLS setup problem (not a peer's fault).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// A certificate could not be generated.
+    Generate(String),
+    /// The certificate or key was refused by rustls.
+    Config(rustls::Error),
+}
+
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Generate(e) => write!(f, "cannot generate a certificate: {e}"),
+            Self::Config(e) => write!(f, "invalid TLS configuration: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for TlsError {}
+
+/// This endpoint's certificate chain and private key.
+#[derive(Debug)]
+pub struct Identity {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+impl Clone for Identity {
+    fn clone(&self) -> Self {
+        Self {
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+        }
+    }
+}
+
+impl Identity {
+    /// A new self-signed certificate for these names, as RFC 4975 §14.4 allows for
+    /// peer-to-peer TLS ("TLS can be used with a self-signed certificate as long as there is a
+    /// mechanism for both sides to ascertain that the other side used the correct
+    /// certificate"): its [`fingerprint`](Self::fingerprint) goes into the SDP.
+    pub fn self_signed(names: &[&str]) -> Result<Self, TlsError> {
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let certified = rcgen::generate_simple_self_signed(names)
+            .map_err(|e| TlsError::Generate(e.to_string()))?;
+        let key = PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
+        Ok(Self {
+            chain: vec![certified.cert.der().clone()],
+            key: PrivateKeyDer::Pkcs8(key),
+        })
+    }
+
+    /// An identity from DER: the certificate chain (leaf first) and a PKCS #8 private key.
+    pub fn from_der(chain: Vec<Vec<u8>>, pkcs8_key: Vec<u8>) -> Self {
+        Self {
+            chain: chain.into_iter().map(CertificateDer::from).collect(),
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pkcs8_key)),
+        }
+    }
+
+    /// The SHA-256 fingerprint of the leaf certificate, for `a=fingerprint`.
+    pub fn fingerprint(&self) -> Fingerprint {
+        fingerprint_of(self.chain.first().map_or(&[][..], |c| c.as_ref()))
+    }
+}
+
+/// The SHA-256 fingerprint of a DER certificate (RFC 4572: "computed over the DER form of the
+/// certificate").
+pub fn fingerprint_of(der: &[u8]) -> Fingerprint {
+    Fingerprint::new("sha-256", Sha256::digest(der).to_vec())
+}
+
+/// The digest of `der` with the fingerprint's hash function, if it is one this crate computes
+/// (SHA-256, SHA-384, SHA-512).
+fn digest_for(hash_function: &str, der: &[u8]) -> Option<Vec<u8>> {
+    match hash_function.to_ascii_lowercase().as_str() {
+        "sha-256" => Some(Sha256::digest(der).to_vec()),
+        "sha-384" => Some(Sha384::digest(der).to_vec()),
+        "sha-512" => Some(Sha512::digest(der).to_vec()),
+        _ => None,
+    }
+}
+
+/// Whether a certificate matches one of the fingerprints from the peer's SDP.
+pub fn matches_fingerprint(der: &[u8], expected: &[Fingerprint]) -> bool {
+    expected.iter().any(|f| {
+        digest_for(&f.hash_function, der).is_some_and(|d| f.matches(&f.hash_function, &d))
+    })
+}
+
+/// How the certificate of a peer is checked.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum PeerVerification {
+    /// Against the fingerprints the peer put in its SDP (RFC 4975 §14.4): "if the fingerprint
+    /// does not match the hashed certificate then the endpoint MUST tear down the media session
+    /// immediately".
+    Fingerprints(Vec<Fingerprint>),
+    /// Against trusted roots and the host name (RFC 4975 §5.4: "The SubjectAltName in the
+    /// received certificate MUST match the hostname part of the URI and the certificate MUST be
+    /// valid").
+    WebPki(Arc<RootCertStore>),
+}
+
+pub(crate) fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Checks a server's certificate against SDP fingerprints, and the handshake signatures with
+/// the provider's algorithms.
+#[derive(Debug)]
+struct FingerprintVerifier {
+    expected: Vec<Fingerprint>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for FingerprintVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if matches_fingerprint(end_entity.as_ref(), &self.expected) {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// Asks clients for a certificate and takes any whose handshake signature is valid: which
+/// certificate a client must present depends on the session its first request names, so the
+/// fingerprint is checked when the connection is bound to a session.
+#[derive(Debug)]
+struct AnyClientCertificate {
+    provider: Arc<CryptoProvider>,
+}
+
+impl ClientCertVerifier for AnyClientCertificate {
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// The configuration of this endpoint as a TLS server.
+pub(crate) fn server_config(identity: &Identity) -> Result<Arc<ServerConfig>, TlsError> {
+    let provider = provider();
+    let verifier = Arc::new(AnyClientCertificate {
+        provider: provider.clone(),
+    });
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(TlsError::Config)?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(identity.chain.clone(), identity.key.clone_key())
+        .map_err(TlsError::Config)?;
+    Ok(Arc::new(config))
+}
+
+/// The configuration of this endpoint as a TLS client towards a peer verified as given.
+pub(crate) fn client_config(
+    identity: &Identity,
+    verification: &PeerVerification,
+) -> Result<Arc<ClientConfig>, TlsError> {
+    let provider = provider();
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(TlsError::Config)?;
+    let builder = match verification {
+        PeerVerification::Fingerprints(expected) => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(FingerprintVerifier {
+                expected: expected.clone(),
+                provider,
+            })),
+        PeerVerification::WebPki(roots) => builder.with_root_certificates(roots.clone()),
+    };
+    let config = builder
+        .with_client_auth_cert(identity.chain.clone(), identity.key.clone_key())
+        .map_err(TlsError::Config)?;
+    Ok(Arc::new(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn self_signed_fingerprints_match_only_their_certificate() {
+        let a = Identity::self_signed(&["a.example.com"]).unwrap();
+        let b = Identity::self_signed(&["b.example.com"]).unwrap();
+        let fa = a.fingerprint();
+        assert_eq!(fa.hash_function, "sha-256");
+        assert_eq!(fa.value.len(), 32);
+        assert!(matches_fingerprint(a.chain[0].as_ref(), &[fa.clone()]));
+        assert!(!matches_fingerprint(b.chain[0].as_ref(), &[fa.clone()]));
+        let upper = Fingerprint::new("SHA-256", fa.value.clone());
+        assert!(matches_fingerprint(a.chain[0].as_ref(), &[upper]));
+        let sha1 = Fingerprint::new("sha-1", vec![0; 20]);
+        assert!(!matches_fingerprint(a.chain[0].as_ref(), &[sha1]));
+        server_config(&a).unwrap();
+        client_config(&a, &PeerVerification::Fingerprints(vec![b.fingerprint()])).unwrap();
+    }
+}
