@@ -86,6 +86,9 @@ pub struct SessionSpec {
     pub connect_to: Option<SocketAddr>,
     /// How the peer's certificate is checked; required when the peer path uses `msrps`.
     pub verification: Option<PeerVerification>,
+    /// Whether an active session may share an existing connection to the same peer (RFC 4975
+    /// §5.4: it "SHOULD reuse that connection"). Default `true`.
+    pub reuse_connection: bool,
 }
 
 impl SessionSpec {
@@ -96,7 +99,14 @@ impl SessionSpec {
             role,
             connect_to: None,
             verification: None,
+            reuse_connection: true,
         }
+    }
+
+    /// Opens a connection of its own rather than sharing one.
+    pub fn new_connection(mut self) -> Self {
+        self.reuse_connection = false;
+        self
     }
 
     /// Connects to this address instead of resolving the peer path.

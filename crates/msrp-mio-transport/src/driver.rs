@@ -283,9 +283,13 @@ impl Driver {
             if self.finished(now) {
                 break;
             }
-            let timeout = self
-                .next_deadline()
-                .map(|d| d.saturating_duration_since(now));
+            // Connections with work left from the last turn must not wait for an event.
+            let timeout = if self.dirty.is_empty() && self.outbox.is_empty() {
+                self.next_deadline()
+                    .map(|d| d.saturating_duration_since(now))
+            } else {
+                Some(std::time::Duration::ZERO)
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -501,6 +505,7 @@ impl Driver {
             role,
             connect_to,
             verification,
+            reuse_connection,
         } = spec;
         config.active = role == Role::Active;
         let secure = config.peer_path.first().scheme().is_secure()
@@ -536,11 +541,14 @@ impl Driver {
                 addr,
                 identity: secure.then(|| verification_key(entry.verification.as_ref())),
             };
-            let token = match self.reuse.get(&peer_key).copied() {
-                Some(token) if self.conns.get(&token).is_some_and(|c| c.closing.is_none()) => {
-                    token
-                }
-                _ => self.connect(addr, &first_hop, secure, &entry, peer_key, now)?,
+            let reusable = self
+                .reuse
+                .get(&peer_key)
+                .copied()
+                .filter(|t| reuse_connection && self.conns.get(t).is_some_and(|c| c.closing.is_none()));
+            let token = match reusable {
+                Some(token) => token,
+                None => self.connect(addr, &first_hop, secure, &entry, peer_key, now)?,
             };
             let conn = self
                 .conns
