@@ -510,9 +510,11 @@ impl Driver {
         config.active = role == Role::Active;
         let secure = config.peer_path.first().scheme().is_secure()
             || config.local_uri.scheme().is_secure();
-        if secure && verification.is_none() {
+        // The active side is the TLS client, and must know whom it talks to (RFC 4975 §14.4).
+        // A passive session without verification takes any client certificate.
+        if secure && role == Role::Active && verification.is_none() {
             return Err(OpenError::Tls(
-                "an msrps session needs the peer's fingerprint or trusted roots".into(),
+                "an active msrps session needs the peer's fingerprint or trusted roots".into(),
             ));
         }
         let first_hop = config.peer_path.first().clone();

@@ -80,4 +80,6 @@ pub use api::{
 pub use driver::{Context, Handler};
 pub use endpoint::Endpoint;
 pub use file::FileSource;
-pub use tls::{Identity, PeerVerification, TlsError, fingerprint_of, matches_fingerprint};
+pub use tls::{
+    Identity, PeerVerification, TlsError, fingerprint_of, matches_fingerprint, secure_random,
+};

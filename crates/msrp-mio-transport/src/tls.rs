@@ -81,6 +81,17 @@ impl Identity {
     }
 }
 
+/// A cryptographically secure random source for session configurations (transaction ids,
+/// Message-IDs and session-ids), from the TLS crypto provider.
+pub fn secure_random() -> impl FnMut(&mut [u8]) + Send + 'static {
+    let random = rustls::crypto::ring::default_provider().secure_random;
+    move |buf: &mut [u8]| {
+        // The provider's generator reads the operating system's; it does not fail in practice,
+        // and a failure leaves zeros, which the session's id checks then catch.
+        let _ = random.fill(buf);
+    }
+}
+
 /// The SHA-256 fingerprint of a DER certificate (RFC 4572: "computed over the DER form of the
 /// certificate").
 pub fn fingerprint_of(der: &[u8]) -> Fingerprint {

@@ -502,6 +502,7 @@ impl Connection {
 
     /// Routes a frame or a streamed head.
     fn incoming(&mut self, now: Instant, item: Held) {
+        crate::frames::trace_received(item.head());
         match self.route(item.head()) {
             Ok(Some(index)) => self.dispatch(now, index, item),
             Ok(None)

@@ -24,9 +24,21 @@ pub enum Event {
     MessageEnd(MessageEnd),
     /// The outcome of a message this session sent: each sent message gets exactly one.
     Outcome(Outcome),
+    /// A request was refused with an error response (400, 403, 413, 415, 481, 501 …), or would
+    /// have been had its Failure-Report allowed one.
+    Refused(Refusal),
     /// The session has failed; no more messages can be sent on it. Every message in flight has
     /// its failed [`Outcome`] before this.
     SessionFailed(SessionFailure),
+}
+
+/// A request this session refused.
+#[derive(Clone, Debug)]
+pub struct Refusal {
+    /// The status code of the refusal.
+    pub status: StatusCode,
+    /// The refused request's head.
+    pub head: Head,
 }
 
 /// A message received whole.

@@ -7,6 +7,26 @@ use msrp_wire::{Flag, Head, HeadWriter, Method, StatusCode, TransactionId, end_l
 
 use crate::MessageId;
 
+/// Logs a frame head written for the peer (target `msrp::frame`, level debug): what `msrp -v`
+/// shows.
+pub(crate) fn trace_sent(bytes: &[u8]) {
+    if tracing::enabled!(target: "msrp::frame", tracing::Level::DEBUG) {
+        tracing::debug!(target: "msrp::frame", "sent\n{}", String::from_utf8_lossy(bytes).trim_end());
+    }
+}
+
+/// Logs a frame head received from the peer.
+pub(crate) fn trace_received(head: &Head) {
+    if tracing::enabled!(target: "msrp::frame", tracing::Level::DEBUG) {
+        tracing::debug!(
+            target: "msrp::frame",
+            "received at byte {}\n{}",
+            head.offset(),
+            String::from_utf8_lossy(head.as_bytes()).trim_end()
+        );
+    }
+}
+
 /// Writes a response to the request `head` into `out`; `false` if the request carries no
 /// usable From-Path to address it to.
 ///
@@ -39,7 +59,9 @@ pub(crate) fn write_response(
             w.end(Flag::End)
         })
         .is_ok();
-    if !written {
+    if written {
+        trace_sent(&out[mark..]);
+    } else {
         out.truncate(mark);
     }
     written
@@ -96,7 +118,9 @@ pub(crate) fn write_report(
             w.end(Flag::End)
         })
         .is_ok();
-    if !written {
+    if written {
+        trace_sent(&out[mark..]);
+    } else {
         out.truncate(mark);
     }
     written
@@ -130,6 +154,7 @@ pub(crate) fn write_chunk_head(
     tid: &TransactionId,
     chunk: &ChunkHead<'_>,
     scratch: &mut String,
+    trace: bool,
 ) -> Result<(), msrp_wire::EncodeError> {
     scratch.clear();
     let (start, end, total) = chunk.range;
@@ -146,6 +171,7 @@ pub(crate) fn write_chunk_head(
         }
         None => scratch.push('*'),
     }
+    let mark = out.len();
     let mut w = HeadWriter::request(out, tid, "SEND")?;
     w.header("To-Path", chunk.to_path)?
         .header("From-Path", chunk.from)?
@@ -163,10 +189,14 @@ pub(crate) fn write_chunk_head(
     match chunk.content_type {
         Some(ct) => {
             w.header("Content-Type", ct)?;
-            w.body_follows()
+            w.body_follows()?;
         }
-        None => w.end(Flag::End),
+        None => w.end(Flag::End)?,
     }
+    if trace {
+        trace_sent(&out[mark..]);
+    }
+    Ok(())
 }
 
 /// Writes the end of a chunk with a body.

@@ -71,7 +71,7 @@ pub use config::{Chunking, ConnectionConfig, FromPathCheck, Limits, Random, Sess
 pub use connection::{Connection, InsertError};
 pub use event::{
     ConnectionEvent, Delivered, Event, FailedBy, Failure, IncomingFailure, Message, MessageData,
-    MessageEnd, MessageStart, Outcome, SessionFailure,
+    MessageEnd, MessageStart, Outcome, Refusal, SessionFailure,
 };
 pub use ids::{IncomingKey, MessageHandle, MessageId, SessionKey};
 pub use message::{Body, BodySource, OutgoingMessage};

@@ -22,6 +22,16 @@ pub trait BodySource: Send {
     fn read(&mut self, max: usize) -> io::Result<Bytes>;
 }
 
+impl BodySource for Box<dyn BodySource> {
+    fn total_len(&self) -> Option<u64> {
+        (**self).total_len()
+    }
+
+    fn read(&mut self, max: usize) -> io::Result<Bytes> {
+        (**self).read(max)
+    }
+}
+
 /// The body of a message.
 pub enum Body {
     /// No body at all: a bodiless SEND (RFC 4975 §7.1: "distinct from requests with empty

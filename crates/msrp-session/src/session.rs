@@ -507,7 +507,7 @@ impl Session {
             headers: &msg.headers,
             content_type: (!bodiless).then_some(&*msg.content_type),
         };
-        write_chunk_head(&mut self.trial, &tid, &head, &mut self.scratch)
+        write_chunk_head(&mut self.trial, &tid, &head, &mut self.scratch, false)
             .map_err(|_| SendError::InvalidHeader)?;
 
         let (body, bodiless) = OutBody::new(msg.body);
@@ -587,7 +587,7 @@ impl Session {
             headers: &[],
             content_type: None,
         };
-        if write_chunk_head(out, &tid, &head, &mut self.scratch).is_ok() {
+        if write_chunk_head(out, &tid, &head, &mut self.scratch, true).is_ok() {
             self.transactions.insert(
                 tid,
                 Tx {
@@ -683,7 +683,7 @@ impl Session {
             headers: &m.headers,
             content_type: (!m.bodiless).then_some(&*m.content_type),
         };
-        if write_chunk_head(out, &tid, &head, &mut self.scratch).is_err() {
+        if write_chunk_head(out, &tid, &head, &mut self.scratch, true).is_err() {
             // The head was validated when the message was queued; this cannot happen, but a
             // message that cannot be encoded fails rather than stalls.
             let failure = Failure {
@@ -916,7 +916,7 @@ impl Session {
                 headers: &m.headers,
                 content_type: Some(&m.content_type),
             };
-            if write_chunk_head(ctx.control, &tid, &head, &mut self.scratch).is_ok() {
+            if write_chunk_head(ctx.control, &tid, &head, &mut self.scratch, true).is_ok() {
                 write_chunk_end(ctx.control, &tid, Flag::Aborted);
             }
         }
@@ -979,9 +979,7 @@ impl Session {
         // request method." RFC 4975 §7.2: the endpoint "MUST immediately generate a response"
         // unless Failure-Report is "no".
         let fr = head.failure_report().ok().flatten().unwrap_or_default();
-        if fr != FailureReport::No {
-            write_response(ctx.control, head, StatusCode::NOT_IMPLEMENTED, &self.local);
-        }
+        self.refuse(ctx, head, StatusCode::NOT_IMPLEMENTED, fr);
     }
 
     fn refuse(

@@ -1,0 +1,194 @@
+//! `msrp demo`: two endpoints in one process exchange messages and a file over loopback.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use msrp_mio_transport::{
+    Endpoint, EndpointConfig, EndpointEvent, PeerVerification, Role, SessionSpec, secure_random,
+};
+use msrp_session::{BodySource, Event, OutgoingMessage, SessionConfig};
+
+use crate::Failure;
+use crate::util::{Hasher, NOT_DELIVERED, out_line};
+
+/// Arguments of `msrp demo`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Run over TLS (`msrps`), each side checking the other's certificate fingerprint.
+    #[arg(long)]
+    tls: bool,
+    /// Size of the generated file, in MiB.
+    #[arg(long, default_value_t = 64, value_name = "MIB")]
+    file_mib: u64,
+}
+
+/// A file generated as it is sent: the same pseudo-random bytes for the same seed.
+struct Generated {
+    state: u64,
+    left: u64,
+}
+
+impl Generated {
+    fn new(size: u64) -> Self {
+        Self {
+            state: 0x2545_F491_4F6C_DD1D,
+            left: size,
+        }
+    }
+}
+
+impl BodySource for Generated {
+    fn total_len(&self) -> Option<u64> {
+        Some(self.left)
+    }
+
+    fn read(&mut self, max: usize) -> std::io::Result<Bytes> {
+        let n = (max as u64).min(self.left) as usize & !7;
+        let n = if n == 0 { self.left as usize } else { n };
+        let mut out = Vec::with_capacity(n + 8);
+        while out.len() < n {
+            self.state ^= self.state << 13;
+            self.state ^= self.state >> 7;
+            self.state ^= self.state << 17;
+            out.extend_from_slice(&self.state.to_le_bytes());
+        }
+        out.truncate(n);
+        self.left -= n as u64;
+        Ok(Bytes::from(out))
+    }
+}
+
+fn fail(message: impl Into<String>) -> Failure {
+    Failure::new(NOT_DELIVERED, message)
+}
+
+/// Waits for the event `want` picks, with a deadline.
+fn wait<T>(endpoint: &Endpoint, what: &str, mut want: impl FnMut(EndpointEvent) -> Option<T>) -> Result<T, Failure> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(fail(format!("demo: timed out waiting for {what}")));
+        }
+        match endpoint.events().recv_timeout(left) {
+            Some(EndpointEvent::ConnectionError { error, .. }) => {
+                return Err(fail(format!("demo: {error}")));
+            }
+            Some(event) => {
+                if let Some(found) = want(event) {
+                    return Ok(found);
+                }
+            }
+            None => {}
+        }
+    }
+}
+
+/// Runs `msrp demo`.
+pub(crate) fn run(args: &Args) -> Result<(), Failure> {
+    let bob = Endpoint::start(EndpointConfig::default()).map_err(|e| fail(format!("demo: {e}")))?;
+    let alice = Endpoint::start(EndpointConfig::default()).map_err(|e| fail(format!("demo: {e}")))?;
+    let addr = bob
+        .handle()
+        .listen("127.0.0.1:0".parse().map_err(|_| fail("demo: address"))?, args.tls)
+        .map_err(|e| fail(format!("demo: cannot listen: {e}")))?;
+    let scheme = if args.tls { "msrps" } else { "msrp" };
+    let bob_uri = format!("{scheme}://{addr}/{};tcp", msrp_uri::generate_session_id(secure_random()));
+    let alice_uri = format!("{scheme}://127.0.0.1:2855/{};tcp", msrp_uri::generate_session_id(secure_random()));
+    let uri = |s: &str| s.parse::<msrp_uri::MsrpUri>().map_err(|e| fail(format!("demo: {e}")));
+    let path = |s: &str| uri(s).map(msrp_uri::Path::from);
+    let bob_config = SessionConfig::new(uri(&bob_uri)?, path(&alice_uri)?, secure_random());
+    let alice_config = SessionConfig::new(uri(&alice_uri)?, path(&bob_uri)?, secure_random());
+    let mut bob_spec = SessionSpec::new(bob_config, Role::Passive);
+    let mut alice_spec = SessionSpec::new(alice_config, Role::Active);
+    if args.tls {
+        let bob_fp = bob.handle().fingerprint().cloned().ok_or_else(|| fail("demo: no fingerprint"))?;
+        let alice_fp = alice.handle().fingerprint().cloned().ok_or_else(|| fail("demo: no fingerprint"))?;
+        bob_spec = bob_spec.verification(PeerVerification::Fingerprints(vec![alice_fp]));
+        alice_spec = alice_spec.verification(PeerVerification::Fingerprints(vec![bob_fp]));
+    }
+    bob.handle().open_session(bob_spec).map_err(|e| fail(format!("demo: {e}")))?;
+    let session = alice.handle().open_session(alice_spec).map_err(|e| fail(format!("demo: {e}")))?;
+    out_line(&format!("demo: Alice connects to Bob at {bob_uri}"))?;
+
+    let texts = ["Hey Bob, are you there?", "Here is a file for you.", "Let me know when it arrives."];
+    for text in texts {
+        let message = alice.handle().send(session, OutgoingMessage::new("text/plain", text).success_report(true));
+        let body = wait(&bob, "a text message", |e| match e {
+            EndpointEvent::Session(_, Event::Message(m)) => Some(m.body),
+            _ => None,
+        })?;
+        if body != text.as_bytes() {
+            return Err(fail("demo: a text message arrived altered"));
+        }
+        out_line(&format!("demo: Bob got \"{}\"", String::from_utf8_lossy(&body)))?;
+        let outcome = wait(&alice, "an outcome", |e| match e {
+            EndpointEvent::Outcome { message: m, outcome, .. } if m == message => Some(outcome),
+            _ => None,
+        })?;
+        if let Err(f) = outcome.result {
+            return Err(fail(format!("demo: text not delivered: {f}")));
+        }
+    }
+
+    let size = args.file_mib << 20;
+    let mut expected = Hasher::default();
+    let mut generator = Generated::new(size);
+    loop {
+        let piece = generator.read(1 << 20).map_err(|e| fail(e.to_string()))?;
+        if piece.is_empty() {
+            break;
+        }
+        expected.update(&piece);
+    }
+    let expected = expected.hex();
+    let started = Instant::now();
+    let message = alice.handle().send(
+        session,
+        OutgoingMessage::from_source("application/octet-stream", Generated::new(size))
+            .header("Content-Disposition", "attachment; filename=\"demo.bin\"")
+            .success_report(true),
+    );
+    let mut hasher = Hasher::default();
+    let mut next = 0;
+    let received = wait(&bob, "the file", |e| match e {
+        EndpointEvent::Session(_, Event::MessageData(d)) => {
+            if d.offset == next {
+                hasher.update(&d.data);
+                next += d.data.len() as u64;
+            }
+            None
+        }
+        EndpointEvent::Session(_, Event::MessageEnd(end)) => Some(end.result),
+        EndpointEvent::Session(_, Event::Message(m)) => {
+            hasher.update(&m.body);
+            Some(Ok(m.body.len() as u64))
+        }
+        _ => None,
+    })?;
+    let received = received.map_err(|why| fail(format!("demo: the file was given up: {why:?}")))?;
+    let outcome = wait(&alice, "the file's outcome", |e| match e {
+        EndpointEvent::Outcome { message: m, outcome, .. } if m == message => Some(outcome),
+        _ => None,
+    })?;
+    let seconds = started.elapsed().as_secs_f64();
+    let delivered = outcome.result.map_err(|f| fail(format!("demo: file not delivered: {f}")))?;
+    let digest = hasher.hex();
+    if received != size || digest != expected || !delivered.reported {
+        return Err(fail(format!(
+            "demo: the file arrived altered ({received} of {size} bytes, sha256 {digest}, expected {expected})"
+        )));
+    }
+    out_line(&format!(
+        "demo: Bob got a {} MiB file, sha256 {digest} (matches), success report received",
+        args.file_mib
+    ))?;
+    out_line(&format!(
+        "demo: {} text messages and {} MiB over {} loopback in {seconds:.2} s ({:.0} MB/s)",
+        texts.len(),
+        args.file_mib,
+        if args.tls { "TLS" } else { "TCP" },
+        size as f64 / seconds / 1e6
+    ))?;
+    Ok(())
+}

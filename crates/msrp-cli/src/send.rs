@@ -1,0 +1,280 @@
+//! `msrp send`: deliver one message and say whether it arrived.
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use msrp_mio_transport::{
+    Endpoint, EndpointConfig, EndpointEvent, FileSource, PeerVerification, Role, SessionSpec,
+    secure_random,
+};
+use msrp_session::sdp::Fingerprint;
+use msrp_session::{BodySource, Chunking, Event, OutgoingMessage, SessionConfig};
+use msrp_uri::MsrpUri;
+use msrp_wire::FailureReport;
+use serde_json::json;
+
+use crate::Failure;
+use crate::util::{NOT_DELIVERED, USAGE, guess_content_type, out_line};
+
+/// The report modes of `--failure-report`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum FailureMode {
+    Yes,
+    No,
+    Partial,
+}
+
+/// Arguments of `msrp send`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The URI to send to, as `msrp listen` prints it.
+    #[arg(long, value_name = "URI")]
+    to: String,
+    /// Send this text.
+    #[arg(long, conflicts_with = "file")]
+    text: Option<String>,
+    /// Send this file (its name goes in Content-Disposition).
+    #[arg(long, value_name = "PATH")]
+    file: Option<PathBuf>,
+    /// Media type; guessed from the file name, `text/plain` for --text and stdin.
+    #[arg(long, value_name = "TYPE")]
+    content_type: Option<String>,
+    /// Chunk size in bytes; 0 sends as few chunks as possible, interrupted only when other
+    /// traffic waits (RFC 4975 §7.1.1).
+    #[arg(long, default_value_t = 0, value_name = "BYTES")]
+    chunk_size: usize,
+    /// Ask for a success REPORT, and wait for it.
+    #[arg(long)]
+    success_report: bool,
+    /// Failure-Report mode.
+    #[arg(long, value_enum, default_value = "yes")]
+    failure_report: FailureMode,
+    /// Our URI (From-Path); a random session on localhost by default.
+    #[arg(long, value_name = "URI")]
+    from: Option<String>,
+    /// The peer's certificate fingerprint, for msrps (`sha-256 AB:CD:…`).
+    #[arg(long, value_name = "FINGERPRINT")]
+    fingerprint: Option<String>,
+    /// Seconds to wait for a response before giving up (408).
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    timeout: u64,
+    /// Print the outcome as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A body source that counts what has been read, for the progress bar.
+struct Counted<S> {
+    inner: S,
+    read: Arc<AtomicU64>,
+}
+
+impl<S: BodySource> BodySource for Counted<S> {
+    fn total_len(&self) -> Option<u64> {
+        self.inner.total_len()
+    }
+
+    fn read(&mut self, max: usize) -> std::io::Result<Bytes> {
+        let data = self.inner.read(max)?;
+        self.read.fetch_add(data.len() as u64, Ordering::Relaxed);
+        Ok(data)
+    }
+}
+
+/// A body held in memory, served through the same counting path as files.
+struct InMemory(Bytes);
+
+impl BodySource for InMemory {
+    fn total_len(&self) -> Option<u64> {
+        Some(self.0.len() as u64)
+    }
+
+    fn read(&mut self, max: usize) -> std::io::Result<Bytes> {
+        let n = max.min(self.0.len());
+        Ok(self.0.split_to(n))
+    }
+}
+
+fn usage(message: String) -> Failure {
+    Failure::new(USAGE, message)
+}
+
+/// Runs `msrp send`.
+pub(crate) fn run(args: &Args) -> Result<(), Failure> {
+    let to: MsrpUri = args
+        .to
+        .parse()
+        .map_err(|e| usage(format!("invalid --to URI {:?}: {e}", args.to)))?;
+    let secure = to.scheme().is_secure();
+    let from = match &args.from {
+        Some(from) => from.clone(),
+        None => format!(
+            "{}://localhost:2855/{};tcp",
+            to.scheme().as_str(),
+            msrp_uri::generate_session_id(secure_random())
+        ),
+    };
+    let from: MsrpUri = from
+        .parse()
+        .map_err(|e| usage(format!("invalid --from URI: {e}")))?;
+    let verification = match (&args.fingerprint, secure) {
+        (Some(fp), _) => Some(PeerVerification::Fingerprints(vec![
+            Fingerprint::parse(fp).ok_or_else(|| usage(format!("invalid --fingerprint {fp:?}")))?,
+        ])),
+        (None, true) => {
+            return Err(usage("an msrps URI needs --fingerprint (the listener prints it)".into()));
+        }
+        (None, false) => None,
+    };
+
+    // The body, and what it is.
+    let read = Arc::new(AtomicU64::new(0));
+    let (body, size, content_type, disposition): (Box<dyn BodySource>, u64, String, Option<String>) =
+        match (&args.text, &args.file) {
+            (Some(text), _) => {
+                let bytes = Bytes::from(text.clone().into_bytes());
+                let n = bytes.len() as u64;
+                (Box::new(InMemory(bytes)), n, "text/plain".into(), None)
+            }
+            (None, Some(path)) => {
+                let source = FileSource::open(path)
+                    .map_err(|e| Failure::new(NOT_DELIVERED, format!("cannot read {}: {e}", path.display())))?;
+                let n = source.total_len().unwrap_or(0);
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().replace(['"', '\\'], "_"))
+                    .unwrap_or_default();
+                (
+                    Box::new(source),
+                    n,
+                    guess_content_type(path).into(),
+                    Some(format!("attachment; filename=\"{name}\"")),
+                )
+            }
+            (None, None) => {
+                let mut data = Vec::new();
+                std::io::stdin()
+                    .read_to_end(&mut data)
+                    .map_err(|e| Failure::new(NOT_DELIVERED, format!("cannot read stdin: {e}")))?;
+                let n = data.len() as u64;
+                (Box::new(InMemory(Bytes::from(data))), n, "text/plain".into(), None)
+            }
+        };
+    let content_type = args.content_type.clone().unwrap_or(content_type);
+    let counted = Counted {
+        inner: body,
+        read: read.clone(),
+    };
+    let mut message = OutgoingMessage::from_source(content_type, counted)
+        .success_report(args.success_report)
+        .failure_report(match args.failure_report {
+            FailureMode::Yes => FailureReport::Yes,
+            FailureMode::No => FailureReport::No,
+            FailureMode::Partial => FailureReport::Partial,
+        });
+    if let Some(d) = disposition {
+        message = message.header("Content-Disposition", d);
+    }
+
+    let mut config = SessionConfig::new(from, to.clone().into(), secure_random());
+    config.transaction_timeout = Duration::from_secs(args.timeout.max(1));
+    config.success_report_timeout = Duration::from_secs(args.timeout.max(1));
+    if args.chunk_size > 0 {
+        config.chunking = Chunking::Fixed(args.chunk_size);
+    }
+    let endpoint = Endpoint::start(EndpointConfig::default())
+        .map_err(|e| Failure::new(NOT_DELIVERED, format!("cannot start: {e}")))?;
+    let mut spec = SessionSpec::new(config, Role::Active);
+    if let Some(v) = verification {
+        spec = spec.verification(v);
+    }
+    let session = endpoint
+        .handle()
+        .open_session(spec)
+        .map_err(|e| Failure::new(NOT_DELIVERED, format!("cannot open a session to {to}: {e}")))?;
+    let started = Instant::now();
+    let handle = endpoint.handle().send(session, message);
+
+    let bar = (std::io::stderr().is_terminal() && size > 1 << 20).then(|| {
+        let bar = indicatif::ProgressBar::new(size);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let mut transport_error = None;
+    // Wait for the outcome: the session's own timers bound the wait; this is a safety net.
+    let deadline = started + Duration::from_secs(args.timeout.max(1) * 2 + 30);
+    let outcome = loop {
+        if let Some(bar) = &bar {
+            bar.set_position(read.load(Ordering::Relaxed));
+        }
+        if Instant::now() > deadline {
+            break Err("timed out waiting for the outcome".to_owned());
+        }
+        let Some(event) = endpoint.events().recv_timeout(Duration::from_millis(100)) else {
+            continue;
+        };
+        match event {
+            EndpointEvent::Outcome { message, outcome, .. } if message == handle => {
+                break outcome.result.map_err(|f| match &transport_error {
+                    Some(e) => format!("{f} ({e})"),
+                    None => f.to_string(),
+                });
+            }
+            EndpointEvent::Refused { message, error, .. } if message == handle => {
+                break Err(match &transport_error {
+                    Some(e) => format!("{e}"),
+                    None => format!("refused: {error}"),
+                });
+            }
+            EndpointEvent::ConnectionError { error, .. } => transport_error = Some(error),
+            EndpointEvent::Session(_, Event::SessionFailed(why)) if transport_error.is_none() => {
+                transport_error = Some(msrp_mio_transport::TransportError::Io(why.to_string()));
+            }
+            _ => {}
+        }
+    };
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    drop(endpoint);
+    match outcome {
+        Ok(delivered) => {
+            let rate = delivered.bytes as f64 / seconds.max(1e-9) / 1e6;
+            if args.json {
+                out_line(
+                    &json!({
+                        "event": "outcome",
+                        "delivered": true,
+                        "bytes": delivered.bytes,
+                        "seconds": seconds,
+                        "acknowledged": delivered.acknowledged,
+                        "reported": delivered.reported,
+                    })
+                    .to_string(),
+                )?;
+            }
+            eprintln!(
+                "msrp: delivered {} bytes in {seconds:.3} s ({rate:.1} MB/s){}",
+                delivered.bytes,
+                if delivered.reported { ", success report received" } else { "" }
+            );
+            Ok(())
+        }
+        Err(reason) => {
+            if args.json {
+                out_line(&json!({"event": "outcome", "delivered": false, "reason": reason}).to_string())?;
+            }
+            Err(Failure::new(NOT_DELIVERED, format!("not delivered: {reason}")))
+        }
+    }
+}
