@@ -992,6 +992,10 @@ impl Session {
         if fr != FailureReport::No {
             write_response(ctx.control, head, code, &self.local);
         }
+        ctx.emit(Event::Refused(crate::event::Refusal {
+            status: code,
+            head: head.clone(),
+        }));
         Route::Discard
     }
 
