@@ -63,7 +63,11 @@ fn fail(message: impl Into<String>) -> Failure {
 }
 
 /// Waits for the event `want` picks, with a deadline.
-fn wait<T>(endpoint: &Endpoint, what: &str, mut want: impl FnMut(EndpointEvent) -> Option<T>) -> Result<T, Failure> {
+fn wait<T>(
+    endpoint: &Endpoint,
+    what: &str,
+    mut want: impl FnMut(EndpointEvent) -> Option<T>,
+) -> Result<T, Failure> {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -87,33 +91,66 @@ fn wait<T>(endpoint: &Endpoint, what: &str, mut want: impl FnMut(EndpointEvent) 
 /// Runs `msrp demo`.
 pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     let bob = Endpoint::start(EndpointConfig::default()).map_err(|e| fail(format!("demo: {e}")))?;
-    let alice = Endpoint::start(EndpointConfig::default()).map_err(|e| fail(format!("demo: {e}")))?;
+    let alice =
+        Endpoint::start(EndpointConfig::default()).map_err(|e| fail(format!("demo: {e}")))?;
     let addr = bob
         .handle()
-        .listen("127.0.0.1:0".parse().map_err(|_| fail("demo: address"))?, args.tls)
+        .listen(
+            "127.0.0.1:0".parse().map_err(|_| fail("demo: address"))?,
+            args.tls,
+        )
         .map_err(|e| fail(format!("demo: cannot listen: {e}")))?;
     let scheme = if args.tls { "msrps" } else { "msrp" };
-    let bob_uri = format!("{scheme}://{addr}/{};tcp", msrp_uri::generate_session_id(secure_random()));
-    let alice_uri = format!("{scheme}://127.0.0.1:2855/{};tcp", msrp_uri::generate_session_id(secure_random()));
-    let uri = |s: &str| s.parse::<msrp_uri::MsrpUri>().map_err(|e| fail(format!("demo: {e}")));
+    let bob_uri = format!(
+        "{scheme}://{addr}/{};tcp",
+        msrp_uri::generate_session_id(secure_random())
+    );
+    let alice_uri = format!(
+        "{scheme}://127.0.0.1:2855/{};tcp",
+        msrp_uri::generate_session_id(secure_random())
+    );
+    let uri = |s: &str| {
+        s.parse::<msrp_uri::MsrpUri>()
+            .map_err(|e| fail(format!("demo: {e}")))
+    };
     let path = |s: &str| uri(s).map(msrp_uri::Path::from);
     let bob_config = SessionConfig::new(uri(&bob_uri)?, path(&alice_uri)?, secure_random());
     let alice_config = SessionConfig::new(uri(&alice_uri)?, path(&bob_uri)?, secure_random());
     let mut bob_spec = SessionSpec::new(bob_config, Role::Passive);
     let mut alice_spec = SessionSpec::new(alice_config, Role::Active);
     if args.tls {
-        let bob_fp = bob.handle().fingerprint().cloned().ok_or_else(|| fail("demo: no fingerprint"))?;
-        let alice_fp = alice.handle().fingerprint().cloned().ok_or_else(|| fail("demo: no fingerprint"))?;
+        let bob_fp = bob
+            .handle()
+            .fingerprint()
+            .cloned()
+            .ok_or_else(|| fail("demo: no fingerprint"))?;
+        let alice_fp = alice
+            .handle()
+            .fingerprint()
+            .cloned()
+            .ok_or_else(|| fail("demo: no fingerprint"))?;
         bob_spec = bob_spec.verification(PeerVerification::Fingerprints(vec![alice_fp]));
         alice_spec = alice_spec.verification(PeerVerification::Fingerprints(vec![bob_fp]));
     }
-    bob.handle().open_session(bob_spec).map_err(|e| fail(format!("demo: {e}")))?;
-    let session = alice.handle().open_session(alice_spec).map_err(|e| fail(format!("demo: {e}")))?;
+    bob.handle()
+        .open_session(bob_spec)
+        .map_err(|e| fail(format!("demo: {e}")))?;
+    let session = alice
+        .handle()
+        .open_session(alice_spec)
+        .map_err(|e| fail(format!("demo: {e}")))?;
     out_line(&format!("demo: Alice connects to Bob at {bob_uri}"))?;
 
-    let texts = ["Hey Bob, are you there?", "Here is a file for you.", "Let me know when it arrives."];
+    let texts = [
+        "Hey Bob, are you there?",
+        "Here is a file for you.",
+        "Let me know when it arrives.",
+    ];
     for text in texts {
-        let message = alice.handle().send(session, OutgoingMessage::new("text/plain", text).success_report(true));
+        let message = alice.handle().send(
+            session,
+            OutgoingMessage::new("text/plain", text).success_report(true),
+        );
         let body = wait(&bob, "a text message", |e| match e {
             EndpointEvent::Session(_, Event::Message(m)) => Some(m.body),
             _ => None,
@@ -121,9 +158,16 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         if body != text.as_bytes() {
             return Err(fail("demo: a text message arrived altered"));
         }
-        out_line(&format!("demo: Bob got \"{}\"", String::from_utf8_lossy(&body)))?;
+        out_line(&format!(
+            "demo: Bob got \"{}\"",
+            String::from_utf8_lossy(&body)
+        ))?;
         let outcome = wait(&alice, "an outcome", |e| match e {
-            EndpointEvent::Outcome { message: m, outcome, .. } if m == message => Some(outcome),
+            EndpointEvent::Outcome {
+                message: m,
+                outcome,
+                ..
+            } if m == message => Some(outcome),
             _ => None,
         })?;
         if let Err(f) = outcome.result {
@@ -168,11 +212,17 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     })?;
     let received = received.map_err(|why| fail(format!("demo: the file was given up: {why:?}")))?;
     let outcome = wait(&alice, "the file's outcome", |e| match e {
-        EndpointEvent::Outcome { message: m, outcome, .. } if m == message => Some(outcome),
+        EndpointEvent::Outcome {
+            message: m,
+            outcome,
+            ..
+        } if m == message => Some(outcome),
         _ => None,
     })?;
     let seconds = started.elapsed().as_secs_f64();
-    let delivered = outcome.result.map_err(|f| fail(format!("demo: file not delivered: {f}")))?;
+    let delivered = outcome
+        .result
+        .map_err(|f| fail(format!("demo: file not delivered: {f}")))?;
     let digest = hasher.hex();
     if received != size || digest != expected || !delivered.reported {
         return Err(fail(format!(

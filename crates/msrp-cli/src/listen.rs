@@ -15,8 +15,8 @@ use msrp_session::{Event, FromPathCheck, IncomingKey, SessionConfig};
 use msrp_wire::Head;
 use serde_json::json;
 
-use crate::util::{Hasher, USAGE, is_text_type, out_line, safe_file_name, unique_path};
 use crate::Failure;
+use crate::util::{Hasher, USAGE, is_text_type, out_line, safe_file_name, unique_path};
 
 /// Arguments of `msrp listen`.
 #[derive(Debug, clap::Args)]
@@ -81,7 +81,11 @@ impl Listener<'_> {
         }
     }
 
-    fn save_target(&self, head: &Head, message_id: &str) -> Result<Option<(File, PathBuf)>, Failure> {
+    fn save_target(
+        &self,
+        head: &Head,
+        message_id: &str,
+    ) -> Result<Option<(File, PathBuf)>, Failure> {
         let Some(dir) = &self.args.out else {
             return Ok(None);
         };
@@ -93,7 +97,10 @@ impl Listener<'_> {
             .unwrap_or_else(|| format!("{message_id}.msg"));
         let path = unique_path(dir, &name);
         let file = File::create(&path).map_err(|e| {
-            Failure::new(crate::util::NOT_DELIVERED, format!("cannot create {}: {e}", path.display()))
+            Failure::new(
+                crate::util::NOT_DELIVERED,
+                format!("cannot create {}: {e}", path.display()),
+            )
         })?;
         Ok(Some((file, path)))
     }
@@ -108,7 +115,12 @@ impl Listener<'_> {
         file: Option<PathBuf>,
     ) -> Result<(), Failure> {
         self.received += 1;
-        let content_type = head.content_type_str().ok().flatten().unwrap_or("").to_owned();
+        let content_type = head
+            .content_type_str()
+            .ok()
+            .flatten()
+            .unwrap_or("")
+            .to_owned();
         let shown = is_text_type(&content_type)
             .then(|| String::from_utf8_lossy(&text[..text.len().min(self.args.show)]).into_owned());
         if self.args.json {
@@ -147,13 +159,17 @@ fn open(endpoint: &Endpoint, args: &Args, uri: &str) -> Result<(), Failure> {
         .parse()
         .map_err(|e| Failure::new(USAGE, format!("invalid session URI {uri}: {e}")))?;
     // The peer is whoever connects and names the session: its From-Path is not known ahead.
-    let placeholder = "msrp://peer.invalid:9/anyone;tcp".parse().map_err(|e| {
-        Failure::new(USAGE, format!("internal placeholder URI: {e}"))
-    })?;
+    let placeholder = "msrp://peer.invalid:9/anyone;tcp"
+        .parse()
+        .map_err(|e| Failure::new(USAGE, format!("internal placeholder URI: {e}")))?;
     let mut config = SessionConfig::new(local, placeholder, secure_random());
     config.from_path_check = FromPathCheck::Off;
-    config.accept_types = FormatEntry::parse_list(&args.accept_types)
-        .ok_or_else(|| Failure::new(USAGE, format!("invalid --accept-types {:?}", args.accept_types)))?;
+    config.accept_types = FormatEntry::parse_list(&args.accept_types).ok_or_else(|| {
+        Failure::new(
+            USAGE,
+            format!("invalid --accept-types {:?}", args.accept_types),
+        )
+    })?;
     if let Some(max) = args.max_size {
         config.limits.max_message_size = max;
     }
@@ -163,10 +179,12 @@ fn open(endpoint: &Endpoint, args: &Args, uri: &str) -> Result<(), Failure> {
             .ok_or_else(|| Failure::new(USAGE, format!("invalid --peer-fingerprint {fp:?}")))?;
         spec = spec.verification(PeerVerification::Fingerprints(vec![fp]));
     }
-    endpoint
-        .handle()
-        .open_session(spec)
-        .map_err(|e| Failure::new(crate::util::NOT_DELIVERED, format!("cannot open the session: {e}")))?;
+    endpoint.handle().open_session(spec).map_err(|e| {
+        Failure::new(
+            crate::util::NOT_DELIVERED,
+            format!("cannot open the session: {e}"),
+        )
+    })?;
     Ok(())
 }
 
@@ -174,15 +192,20 @@ fn open(endpoint: &Endpoint, args: &Args, uri: &str) -> Result<(), Failure> {
 pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     if let Some(dir) = &args.out {
         if !dir.is_dir() {
-            return Err(Failure::new(USAGE, format!("--out {} is not a folder", dir.display())));
+            return Err(Failure::new(
+                USAGE,
+                format!("--out {} is not a folder", dir.display()),
+            ));
         }
     }
     let endpoint = Endpoint::start(EndpointConfig::default())
         .map_err(|e| Failure::new(crate::util::NOT_DELIVERED, format!("cannot start: {e}")))?;
-    let addr = endpoint
-        .handle()
-        .listen(args.bind, args.tls)
-        .map_err(|e| Failure::new(crate::util::NOT_DELIVERED, format!("cannot listen on {}: {e}", args.bind)))?;
+    let addr = endpoint.handle().listen(args.bind, args.tls).map_err(|e| {
+        Failure::new(
+            crate::util::NOT_DELIVERED,
+            format!("cannot listen on {}: {e}", args.bind),
+        )
+    })?;
     let session_id = match &args.session_id {
         Some(id) => id.clone(),
         None => msrp_uri::generate_session_id(secure_random()),
@@ -220,7 +243,10 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
                 let file = match listener.save_target(&m.head, &message_id)? {
                     Some((mut file, path)) => {
                         file.write_all(&m.body).map_err(|e| {
-                            Failure::new(crate::util::NOT_DELIVERED, format!("cannot write {}: {e}", path.display()))
+                            Failure::new(
+                                crate::util::NOT_DELIVERED,
+                                format!("cannot write {}: {e}", path.display()),
+                            )
                         })?;
                         Some(path)
                     }
@@ -253,14 +279,18 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
                     file.seek(SeekFrom::Start(d.offset))
                         .and_then(|_| file.write_all(&d.data))
                         .map_err(|e| {
-                            Failure::new(crate::util::NOT_DELIVERED, format!("cannot write {}: {e}", path.display()))
+                            Failure::new(
+                                crate::util::NOT_DELIVERED,
+                                format!("cannot write {}: {e}", path.display()),
+                            )
                         })?;
                 }
                 r.pending.insert(d.offset, d.data);
                 while let Some(piece) = r.pending.remove(&r.next) {
                     r.hasher.update(&piece);
                     if r.text.len() < args.show {
-                        r.text.extend_from_slice(&piece[..piece.len().min(args.show - r.text.len())]);
+                        r.text
+                            .extend_from_slice(&piece[..piece.len().min(args.show - r.text.len())]);
                     }
                     r.next += piece.len() as u64;
                 }
@@ -272,7 +302,14 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
                 match end.result {
                     Ok(size) => {
                         let file = r.file.map(|(_, path)| path);
-                        listener.report(&r.head, &r.message_id, size, r.hasher.hex(), &r.text, file)?;
+                        listener.report(
+                            &r.head,
+                            &r.message_id,
+                            size,
+                            r.hasher.hex(),
+                            &r.text,
+                            file,
+                        )?;
                     }
                     Err(why) => {
                         if let Some((_, path)) = r.file {
@@ -291,9 +328,14 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
                 let message_id = r.head.message_id().ok().flatten().unwrap_or("").to_owned();
                 let status = r.status.as_u16();
                 if args.json {
-                    listener.event(json!({"event": "refused", "status": status, "message_id": message_id}))?;
+                    listener.event(
+                        json!({"event": "refused", "status": status, "message_id": message_id}),
+                    )?;
                 } else {
-                    eprintln!("msrp: refused a request with {} (Message-ID {message_id:?})", r.status);
+                    eprintln!(
+                        "msrp: refused a request with {} (Message-ID {message_id:?})",
+                        r.status
+                    );
                 }
             }
             EndpointEvent::Session(_, Event::SessionFailed(why)) => {

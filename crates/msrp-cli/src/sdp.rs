@@ -3,7 +3,9 @@
 use std::io::Read;
 
 use msrp_mio_transport::secure_random;
-use msrp_session::sdp::{Capabilities, Fingerprint, FormatEntry, Origin, Protocol, SessionDescription};
+use msrp_session::sdp::{
+    Capabilities, Fingerprint, FormatEntry, Origin, Protocol, SessionDescription,
+};
 
 use crate::Failure;
 use crate::util::{NOT_DELIVERED, USAGE};
@@ -52,14 +54,20 @@ fn capabilities(local: &Local) -> Result<Capabilities, Failure> {
             .fingerprint
             .as_deref()
             .ok_or_else(|| usage("an msrps path needs --fingerprint".into()))?;
-        caps.fingerprint =
-            Some(Fingerprint::parse(fp).ok_or_else(|| usage(format!("invalid --fingerprint {fp:?}")))?);
+        caps.fingerprint = Some(
+            Fingerprint::parse(fp).ok_or_else(|| usage(format!("invalid --fingerprint {fp:?}")))?,
+        );
     }
     Ok(caps)
 }
 
 fn origin(caps: &Capabilities) -> Origin {
-    let host = caps.path().last().host_str().trim_matches(['[', ']']).to_owned();
+    let host = caps
+        .path()
+        .last()
+        .host_str()
+        .trim_matches(['[', ']'])
+        .to_owned();
     let mut id = [0u8; 8];
     secure_random()(&mut id);
     Origin {
@@ -94,7 +102,11 @@ pub(crate) fn run(command: &Command) -> Result<(), Failure> {
             print!("{answer}");
             eprintln!(
                 "msrp: {} connects; send to {}; peer accepts {}; peer max-size {}; TLS {}",
-                if negotiated.is_active() { "we" } else { "the peer" },
+                if negotiated.is_active() {
+                    "we"
+                } else {
+                    "the peer"
+                },
                 negotiated.to_path(),
                 negotiated
                     .peer_accept_types
@@ -102,7 +114,9 @@ pub(crate) fn run(command: &Command) -> Result<(), Failure> {
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join(" "),
-                negotiated.peer_max_size.map_or("none".into(), |m| m.to_string()),
+                negotiated
+                    .peer_max_size
+                    .map_or("none".into(), |m| m.to_string()),
                 if negotiated.is_tls() { "yes" } else { "no" },
             );
             Ok(())

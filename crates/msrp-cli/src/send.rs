@@ -126,44 +126,59 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
             Fingerprint::parse(fp).ok_or_else(|| usage(format!("invalid --fingerprint {fp:?}")))?,
         ])),
         (None, true) => {
-            return Err(usage("an msrps URI needs --fingerprint (the listener prints it)".into()));
+            return Err(usage(
+                "an msrps URI needs --fingerprint (the listener prints it)".into(),
+            ));
         }
         (None, false) => None,
     };
 
     // The body, and what it is.
     let read = Arc::new(AtomicU64::new(0));
-    let (body, size, content_type, disposition): (Box<dyn BodySource>, u64, String, Option<String>) =
-        match (&args.text, &args.file) {
-            (Some(text), _) => {
-                let bytes = Bytes::from(text.clone().into_bytes());
-                let n = bytes.len() as u64;
-                (Box::new(InMemory(bytes)), n, "text/plain".into(), None)
-            }
-            (None, Some(path)) => {
-                let source = FileSource::open(path)
-                    .map_err(|e| Failure::new(NOT_DELIVERED, format!("cannot read {}: {e}", path.display())))?;
-                let n = source.total_len().unwrap_or(0);
-                let name = path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().replace(['"', '\\'], "_"))
-                    .unwrap_or_default();
-                (
-                    Box::new(source),
-                    n,
-                    guess_content_type(path).into(),
-                    Some(format!("attachment; filename=\"{name}\"")),
+    let (body, size, content_type, disposition): (
+        Box<dyn BodySource>,
+        u64,
+        String,
+        Option<String>,
+    ) = match (&args.text, &args.file) {
+        (Some(text), _) => {
+            let bytes = Bytes::from(text.clone().into_bytes());
+            let n = bytes.len() as u64;
+            (Box::new(InMemory(bytes)), n, "text/plain".into(), None)
+        }
+        (None, Some(path)) => {
+            let source = FileSource::open(path).map_err(|e| {
+                Failure::new(
+                    NOT_DELIVERED,
+                    format!("cannot read {}: {e}", path.display()),
                 )
-            }
-            (None, None) => {
-                let mut data = Vec::new();
-                std::io::stdin()
-                    .read_to_end(&mut data)
-                    .map_err(|e| Failure::new(NOT_DELIVERED, format!("cannot read stdin: {e}")))?;
-                let n = data.len() as u64;
-                (Box::new(InMemory(Bytes::from(data))), n, "text/plain".into(), None)
-            }
-        };
+            })?;
+            let n = source.total_len().unwrap_or(0);
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().replace(['"', '\\'], "_"))
+                .unwrap_or_default();
+            (
+                Box::new(source),
+                n,
+                guess_content_type(path).into(),
+                Some(format!("attachment; filename=\"{name}\"")),
+            )
+        }
+        (None, None) => {
+            let mut data = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut data)
+                .map_err(|e| Failure::new(NOT_DELIVERED, format!("cannot read stdin: {e}")))?;
+            let n = data.len() as u64;
+            (
+                Box::new(InMemory(Bytes::from(data))),
+                n,
+                "text/plain".into(),
+                None,
+            )
+        }
+    };
     let content_type = args.content_type.clone().unwrap_or(content_type);
     let counted = Counted {
         inner: body,
@@ -223,7 +238,9 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
             continue;
         };
         match event {
-            EndpointEvent::Outcome { message, outcome, .. } if message == handle => {
+            EndpointEvent::Outcome {
+                message, outcome, ..
+            } if message == handle => {
                 break outcome.result.map_err(|f| match &transport_error {
                     Some(e) => format!("{f} ({e})"),
                     None => f.to_string(),
@@ -266,15 +283,24 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
             eprintln!(
                 "msrp: delivered {} bytes in {seconds:.3} s ({rate:.1} MB/s){}",
                 delivered.bytes,
-                if delivered.reported { ", success report received" } else { "" }
+                if delivered.reported {
+                    ", success report received"
+                } else {
+                    ""
+                }
             );
             Ok(())
         }
         Err(reason) => {
             if args.json {
-                out_line(&json!({"event": "outcome", "delivered": false, "reason": reason}).to_string())?;
+                out_line(
+                    &json!({"event": "outcome", "delivered": false, "reason": reason}).to_string(),
+                )?;
             }
-            Err(Failure::new(NOT_DELIVERED, format!("not delivered: {reason}")))
+            Err(Failure::new(
+                NOT_DELIVERED,
+                format!("not delivered: {reason}"),
+            ))
         }
     }
 }

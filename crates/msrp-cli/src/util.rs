@@ -128,7 +128,10 @@ mod tests {
     #[test]
     fn file_names_stay_inside_the_folder() {
         assert_eq!(safe_file_name("photo.jpg").as_deref(), Some("photo.jpg"));
-        assert_eq!(safe_file_name("../../etc/passwd").as_deref(), Some("passwd"));
+        assert_eq!(
+            safe_file_name("../../etc/passwd").as_deref(),
+            Some("passwd")
+        );
         assert_eq!(safe_file_name("C:\\x\\..\\y.txt").as_deref(), Some("y.txt"));
         assert_eq!(safe_file_name("/"), None);
         assert_eq!(safe_file_name(".."), None);
@@ -141,7 +144,10 @@ mod tests {
     fn content_types_from_extensions() {
         assert_eq!(guess_content_type(Path::new("a/B.JPG")), "image/jpeg");
         assert_eq!(guess_content_type(Path::new("notes.txt")), "text/plain");
-        assert_eq!(guess_content_type(Path::new("blob")), "application/octet-stream");
+        assert_eq!(
+            guess_content_type(Path::new("blob")),
+            "application/octet-stream"
+        );
         assert!(is_text_type("text/plain; charset=utf-8"));
         assert!(!is_text_type("image/png"));
     }

@@ -88,7 +88,10 @@ fn wireshark_dissector_agrees_with_decode() {
         }
     }
     if !started {
-        return skip(&format!("tshark cannot capture on loopback: {}", line.trim()));
+        return skip(&format!(
+            "tshark cannot capture on loopback: {}",
+            line.trim()
+        ));
     }
     std::thread::spawn(move || {
         let mut sink = String::new();
@@ -99,28 +102,75 @@ fn wireshark_dissector_agrees_with_decode() {
     std::thread::sleep(Duration::from_millis(500));
 
     let file = dir.join("data.bin");
-    std::fs::write(&file, (0..20_000u32).map(|i| (i % 251) as u8).collect::<Vec<u8>>()).unwrap();
+    std::fs::write(
+        &file,
+        (0..20_000u32).map(|i| (i % 251) as u8).collect::<Vec<u8>>(),
+    )
+    .unwrap();
     for args in [
         vec!["--text", "hello, Wireshark"],
         vec!["--text", "a second message", "--failure-report", "partial"],
         vec!["--text", "a third, with a report", "--success-report"],
-        vec!["--file", file.to_str().unwrap(), "--chunk-size", "3000", "--success-report"],
+        vec![
+            "--file",
+            file.to_str().unwrap(),
+            "--chunk-size",
+            "3000",
+            "--success-report",
+        ],
     ] {
-        let out = msrp().args(["send", "--to", &uri]).args(&args).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = msrp()
+            .args(["send", "--to", &uri])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     std::thread::sleep(Duration::from_millis(500));
     // Stop the capture cleanly so the file is complete.
-    let _ = Command::new("kill").args(["-INT", &tshark.0.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-INT", &tshark.0.id().to_string()])
+        .status();
     let _ = tshark.0.wait();
 
     // What the dissector sees: one line per dissected frame.
     let fields = Command::new("tshark")
         .arg("-r")
         .arg(&capture)
-        .args(["-d", &format!("tcp.port=={port},msrp"), "-Y", "msrp", "-T", "fields", "-E", "separator=|"])
-        .args(["-e", "tcp.stream", "-e", "tcp.srcport", "-e", "msrp.method", "-e", "msrp.transaction.id"])
-        .args(["-e", "msrp.byte.range", "-e", "msrp.messageid", "-e", "msrp.cnt.flg", "-e", "msrp.status.code"])
+        .args([
+            "-d",
+            &format!("tcp.port=={port},msrp"),
+            "-Y",
+            "msrp",
+            "-T",
+            "fields",
+            "-E",
+            "separator=|",
+        ])
+        .args([
+            "-e",
+            "tcp.stream",
+            "-e",
+            "tcp.srcport",
+            "-e",
+            "msrp.method",
+            "-e",
+            "msrp.transaction.id",
+        ])
+        .args([
+            "-e",
+            "msrp.byte.range",
+            "-e",
+            "msrp.messageid",
+            "-e",
+            "msrp.cnt.flg",
+            "-e",
+            "msrp.status.code",
+        ])
         .output()
         .unwrap();
     assert!(fields.status.success());
@@ -134,35 +184,42 @@ fn wireshark_dissector_agrees_with_decode() {
             continue;
         };
         let from_client = src != port.to_string();
-        let frames = streams.entry((stream.to_owned(), from_client)).or_insert_with(|| {
-            // The bytes of this direction of the stream, decoded by `msrp decode`.
-            let follow = Command::new("tshark")
-                .arg("-r")
-                .arg(&capture)
-                .args(["-q", "-z", &format!("follow,tcp,raw,{stream}")])
-                .output()
-                .unwrap();
-            let text = String::from_utf8_lossy(&follow.stdout).into_owned();
-            let bytes: Vec<u8> = text
-                .lines()
-                .filter(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_hexdigit() || c == '\t'))
-                .filter(|l| l.starts_with('\t') != from_client)
-                .flat_map(|l| hex_to_bytes(l.trim()))
-                .collect();
-            let mut decode = msrp()
-                .args(["decode", "--json"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap();
-            decode.stdin.take().unwrap().write_all(&bytes).unwrap();
-            let out = decode.wait_with_output().unwrap();
-            assert!(out.status.success(), "msrp decode accepts the captured stream");
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect()
-        });
+        let frames = streams
+            .entry((stream.to_owned(), from_client))
+            .or_insert_with(|| {
+                // The bytes of this direction of the stream, decoded by `msrp decode`.
+                let follow = Command::new("tshark")
+                    .arg("-r")
+                    .arg(&capture)
+                    .args(["-q", "-z", &format!("follow,tcp,raw,{stream}")])
+                    .output()
+                    .unwrap();
+                let text = String::from_utf8_lossy(&follow.stdout).into_owned();
+                let bytes: Vec<u8> = text
+                    .lines()
+                    .filter(|l| {
+                        !l.is_empty() && l.chars().all(|c| c.is_ascii_hexdigit() || c == '\t')
+                    })
+                    .filter(|l| l.starts_with('\t') != from_client)
+                    .flat_map(|l| hex_to_bytes(l.trim()))
+                    .collect();
+                let mut decode = msrp()
+                    .args(["decode", "--json"])
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                decode.stdin.take().unwrap().write_all(&bytes).unwrap();
+                let out = decode.wait_with_output().unwrap();
+                assert!(
+                    out.status.success(),
+                    "msrp decode accepts the captured stream"
+                );
+                String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .map(|l| serde_json::from_str(l).unwrap())
+                    .collect()
+            });
         let tid = tid.split(',').next().unwrap_or("");
         let ours = frames
             .iter()
@@ -177,15 +234,25 @@ fn wireshark_dissector_agrees_with_decode() {
                 .map(|h| h[1].as_str().unwrap().to_owned())
                 .unwrap_or_default()
         };
-        assert_eq!(ours["method"].as_str().unwrap_or(""), method, "method of {tid}");
+        assert_eq!(
+            ours["method"].as_str().unwrap_or(""),
+            method,
+            "method of {tid}"
+        );
         assert_eq!(header("Byte-Range"), range, "Byte-Range of {tid}");
         assert_eq!(header("Message-ID"), mid, "Message-ID of {tid}");
         assert_eq!(ours["flag"], flag, "flag of {tid}");
-        let code = ours["status"].as_u64().map(|c| c.to_string()).unwrap_or_default();
+        let code = ours["status"]
+            .as_u64()
+            .map(|c| c.to_string())
+            .unwrap_or_default();
         assert_eq!(code, status, "status of {tid}");
         checked += 1;
     }
-    assert!(checked >= 6, "only {checked} frames dissected:\n{dissected}");
+    assert!(
+        checked >= 6,
+        "only {checked} frames dissected:\n{dissected}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
     drop(listen);
 }

@@ -3,15 +3,13 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
-use std::sync::Arc;
 use std::time::Duration;
 
 use mio::Waker;
-use msrp_session::{
-    ConnectionConfig, Event, OutgoingMessage, Outcome, SendError, SessionConfig,
-};
+use msrp_session::{ConnectionConfig, Event, Outcome, OutgoingMessage, SendError, SessionConfig};
 
 use crate::tls::{Identity, PeerVerification};
 

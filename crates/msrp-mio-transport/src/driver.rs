@@ -3,17 +3,17 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, Sender};
-use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Buf, Bytes};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Poll, Token};
 use msrp_session::{
-    Connection, ConnectionEvent, Event, MessageHandle, OutgoingMessage, SendError,
-    Session, SessionFailure, SessionKey,
+    Connection, ConnectionEvent, Event, MessageHandle, OutgoingMessage, SendError, Session,
+    SessionFailure, SessionKey,
 };
 use msrp_uri::Host;
 use msrp_wire::StatusCode;
@@ -57,7 +57,12 @@ pub struct Context<'a> {
 impl Context<'_> {
     /// Queues a message; see [`Handle::send`](crate::Handle::send).
     pub fn send(&mut self, session: SessionId, outgoing: OutgoingMessage) -> MessageRef {
-        let message = MessageRef(self.driver.shared.next_message.fetch_add(1, Ordering::Relaxed));
+        let message = MessageRef(
+            self.driver
+                .shared
+                .next_message
+                .fetch_add(1, Ordering::Relaxed),
+        );
         self.driver.send(session, message, outgoing);
         message
     }
@@ -74,7 +79,12 @@ impl Context<'_> {
 
     /// Opens a session; see [`Handle::open_session`](crate::Handle::open_session).
     pub fn open_session(&mut self, spec: SessionSpec) -> Result<SessionId, OpenError> {
-        let id = SessionId(self.driver.shared.next_session.fetch_add(1, Ordering::Relaxed));
+        let id = SessionId(
+            self.driver
+                .shared
+                .next_session
+                .fetch_add(1, Ordering::Relaxed),
+        );
         self.driver.open(id, spec, Instant::now())?;
         Ok(id)
     }
@@ -318,7 +328,8 @@ impl Driver {
             }
             self.commands(now);
             if self.paused
-                && self.shared.queued_events.load(Ordering::Acquire) <= self.config.event_capacity / 2
+                && self.shared.queued_events.load(Ordering::Acquire)
+                    <= self.config.event_capacity / 2
             {
                 self.pause_reading(false);
                 // Connections left unread while paused are read now.
@@ -434,8 +445,7 @@ impl Driver {
             return Err(io::Error::other("the endpoint is shutting down"));
         }
         if tls && self.server_tls.is_none() {
-            self.server_tls =
-                Some(tls::server_config(&self.identity).map_err(io::Error::other)?);
+            self.server_tls = Some(tls::server_config(&self.identity).map_err(io::Error::other)?);
         }
         let mut socket = TcpListener::bind(addr)?;
         let local = socket.local_addr()?;
@@ -469,7 +479,11 @@ impl Driver {
             if self
                 .poll
                 .registry()
-                .register(&mut stream, conn_token, Interest::READABLE | Interest::WRITABLE)
+                .register(
+                    &mut stream,
+                    conn_token,
+                    Interest::READABLE | Interest::WRITABLE,
+                )
                 .is_err()
             {
                 continue;
@@ -508,8 +522,8 @@ impl Driver {
             reuse_connection,
         } = spec;
         config.active = role == Role::Active;
-        let secure = config.peer_path.first().scheme().is_secure()
-            || config.local_uri.scheme().is_secure();
+        let secure =
+            config.peer_path.first().scheme().is_secure() || config.local_uri.scheme().is_secure();
         // The active side is the TLS client, and must know whom it talks to (RFC 4975 §14.4).
         // A passive session without verification takes any client certificate.
         if secure && role == Role::Active && verification.is_none() {
@@ -543,11 +557,9 @@ impl Driver {
                 addr,
                 identity: secure.then(|| verification_key(entry.verification.as_ref())),
             };
-            let reusable = self
-                .reuse
-                .get(&peer_key)
-                .copied()
-                .filter(|t| reuse_connection && self.conns.get(t).is_some_and(|c| c.closing.is_none()));
+            let reusable = self.reuse.get(&peer_key).copied().filter(|t| {
+                reuse_connection && self.conns.get(t).is_some_and(|c| c.closing.is_none())
+            });
             let token = match reusable {
                 Some(token) => token,
                 None => self.connect(addr, &first_hop, secure, &entry, peer_key, now)?,
@@ -807,7 +819,9 @@ impl Driver {
                 }
             } else {
                 let stream = &mut conn.stream;
-                let result = conn.msrp.fill(now, self.config.read_size, |buf| stream.read(buf));
+                let result = conn
+                    .msrp
+                    .fill(now, self.config.read_size, |buf| stream.read(buf));
                 match result {
                     Ok(0) => conn.close(TransportError::Closed),
                     Ok(_) => {}
@@ -1077,7 +1091,8 @@ impl Driver {
         let Some(&id) = self.by_session_id.get(session_id) else {
             // RFC 4975 §5.4: "If no match exists, the node MUST reject the request with a 481
             // response."
-            conn.msrp.refuse_unknown_session(now, StatusCode::NO_SUCH_SESSION);
+            conn.msrp
+                .refuse_unknown_session(now, StatusCode::NO_SUCH_SESSION);
             return;
         };
         let waiting = self
@@ -1087,7 +1102,8 @@ impl Driver {
         if !waiting {
             // RFC 4975 §5.4: "If the session is already in use, it MUST reject the request with
             // a 506 response."
-            conn.msrp.refuse_unknown_session(now, StatusCode::WRONG_CONNECTION);
+            conn.msrp
+                .refuse_unknown_session(now, StatusCode::WRONG_CONNECTION);
             return;
         }
         let Some(mut entry) = self.sessions.remove(&id) else {
@@ -1140,7 +1156,8 @@ impl Driver {
             }
             Err(e) => {
                 let session = match e {
-                    msrp_session::InsertError::Duplicate(s) | msrp_session::InsertError::TooMany(s) => s,
+                    msrp_session::InsertError::Duplicate(s)
+                    | msrp_session::InsertError::TooMany(s) => s,
                     _ => return,
                 };
                 entry.place = Place::Waiting(session);

@@ -1,9 +1,9 @@
 //! Starting and stopping an endpoint's event loop.
 
 use std::io;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::mpsc;
-use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use mio::{Poll, Waker};

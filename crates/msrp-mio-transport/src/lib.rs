@@ -83,3 +83,8 @@ pub use file::FileSource;
 pub use tls::{
     Identity, PeerVerification, TlsError, fingerprint_of, matches_fingerprint, secure_random,
 };
+
+/// Compiles the example of `README.md` as a doctest, so that it stays correct.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -111,9 +111,9 @@ fn digest_for(hash_function: &str, der: &[u8]) -> Option<Vec<u8>> {
 
 /// Whether a certificate matches one of the fingerprints from the peer's SDP.
 pub fn matches_fingerprint(der: &[u8], expected: &[Fingerprint]) -> bool {
-    expected.iter().any(|f| {
-        digest_for(&f.hash_function, der).is_some_and(|d| f.matches(&f.hash_function, &d))
-    })
+    expected
+        .iter()
+        .any(|f| digest_for(&f.hash_function, der).is_some_and(|d| f.matches(&f.hash_function, &d)))
 }
 
 /// How the certificate of a peer is checked.
@@ -166,7 +166,12 @@ impl ServerCertVerifier for FingerprintVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -175,7 +180,12 @@ impl ServerCertVerifier for FingerprintVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -217,7 +227,12 @@ impl ClientCertVerifier for AnyClientCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -226,7 +241,12 @@ impl ClientCertVerifier for AnyClientCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -286,8 +306,8 @@ mod tests {
         let fa = a.fingerprint();
         assert_eq!(fa.hash_function, "sha-256");
         assert_eq!(fa.value.len(), 32);
-        assert!(matches_fingerprint(a.chain[0].as_ref(), &[fa.clone()]));
-        assert!(!matches_fingerprint(b.chain[0].as_ref(), &[fa.clone()]));
+        assert!(matches_fingerprint(a.chain[0].as_ref(), std::slice::from_ref(&fa)));
+        assert!(!matches_fingerprint(b.chain[0].as_ref(), std::slice::from_ref(&fa)));
         let upper = Fingerprint::new("SHA-256", fa.value.clone());
         assert!(matches_fingerprint(a.chain[0].as_ref(), &[upper]));
         let sha1 = Fingerprint::new("sha-1", vec![0; 20]);

@@ -10,32 +10,36 @@ use msrp_session::{Event, OutgoingMessage};
 
 fn exchange(tls: bool) {
     let p = pair(tls, EndpointConfig::default(), |_, _| {});
-    let m = p
-        .client
-        .handle()
-        .send(p.client_session, OutgoingMessage::new("text/plain", "hello over loopback"));
+    let m = p.client.handle().send(
+        p.client_session,
+        OutgoingMessage::new("text/plain", "hello over loopback"),
+    );
     let body = wait_for(&p.server, Duration::from_secs(10), |e| match e {
         EndpointEvent::Session(_, Event::Message(m)) => Some(m.body),
         _ => None,
     });
     assert_eq!(&body[..], b"hello over loopback");
     let outcome = wait_for(&p.client, Duration::from_secs(10), |e| match e {
-        EndpointEvent::Outcome { message, outcome, .. } if message == m => Some(outcome),
+        EndpointEvent::Outcome {
+            message, outcome, ..
+        } if message == m => Some(outcome),
         _ => None,
     });
     assert!(outcome.result.is_ok(), "{outcome:?}");
     // And back, on the same connection.
-    let r = p
-        .server
-        .handle()
-        .send(p.server_session, OutgoingMessage::new("text/plain", "hello back"));
+    let r = p.server.handle().send(
+        p.server_session,
+        OutgoingMessage::new("text/plain", "hello back"),
+    );
     let body = wait_for(&p.client, Duration::from_secs(10), |e| match e {
         EndpointEvent::Session(_, Event::Message(m)) => Some(m.body),
         _ => None,
     });
     assert_eq!(&body[..], b"hello back");
     let outcome = wait_for(&p.server, Duration::from_secs(10), |e| match e {
-        EndpointEvent::Outcome { message, outcome, .. } if message == r => Some(outcome),
+        EndpointEvent::Outcome {
+            message, outcome, ..
+        } if message == r => Some(outcome),
         _ => None,
     });
     assert!(outcome.result.is_ok());

@@ -15,7 +15,10 @@ use msrp_session::{Event, FailedBy, OutgoingMessage, SessionConfig, SessionFailu
 use msrp_wire::StatusCode;
 
 /// An outgoing session towards a plain socket that plays the peer.
-fn towards(listener: &TcpListener, tweak: impl FnOnce(&mut SessionConfig)) -> (Endpoint, msrp_mio_transport::SessionId) {
+fn towards(
+    listener: &TcpListener,
+    tweak: impl FnOnce(&mut SessionConfig),
+) -> (Endpoint, msrp_mio_transport::SessionId) {
     let addr = listener.local_addr().unwrap();
     let endpoint = Endpoint::start(EndpointConfig::default()).unwrap();
     let local = uri("msrp", "127.0.0.1:9".parse().unwrap(), "cli0session");
@@ -33,9 +36,10 @@ fn towards(listener: &TcpListener, tweak: impl FnOnce(&mut SessionConfig)) -> (E
 fn killed_peer_mid_transfer_fails_the_message() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let (endpoint, session) = towards(&listener, |_| {});
-    let message = endpoint
-        .handle()
-        .send(session, OutgoingMessage::new("application/octet-stream", vec![7u8; 64 << 20]));
+    let message = endpoint.handle().send(
+        session,
+        OutgoingMessage::new("application/octet-stream", vec![7u8; 64 << 20]),
+    );
     let (mut peer, _) = listener.accept().unwrap();
     let mut buf = vec![0u8; 1 << 20];
     let mut got = 0;
@@ -46,7 +50,11 @@ fn killed_peer_mid_transfer_fails_the_message() {
     drop(peer);
     let started = Instant::now();
     let outcome = wait_for(&endpoint, Duration::from_secs(10), |e| match e {
-        EndpointEvent::Outcome { message: m, outcome, .. } if m == message => Some(outcome),
+        EndpointEvent::Outcome {
+            message: m,
+            outcome,
+            ..
+        } if m == message => Some(outcome),
         _ => None,
     });
     let failure = outcome.result.unwrap_err();
@@ -57,23 +65,34 @@ fn killed_peer_mid_transfer_fails_the_message() {
 #[test]
 fn silent_peer_gives_408() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let (endpoint, session) = towards(&listener, |c| c.transaction_timeout = Duration::from_millis(500));
-    let message = endpoint
-        .handle()
-        .send(session, OutgoingMessage::new("text/plain", "is anyone there?"));
+    let (endpoint, session) = towards(&listener, |c| {
+        c.transaction_timeout = Duration::from_millis(500)
+    });
+    let message = endpoint.handle().send(
+        session,
+        OutgoingMessage::new("text/plain", "is anyone there?"),
+    );
     let (mut peer, _) = listener.accept().unwrap();
-    peer.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    peer.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
     let mut buf = [0u8; 4096];
     let _ = peer.read(&mut buf);
     let outcome = wait_for(&endpoint, Duration::from_secs(10), |e| match e {
-        EndpointEvent::Outcome { message: m, outcome, .. } if m == message => Some(outcome),
+        EndpointEvent::Outcome {
+            message: m,
+            outcome,
+            ..
+        } if m == message => Some(outcome),
         _ => None,
     });
     let failure = outcome.result.unwrap_err();
     assert_eq!(failure.status, Some(StatusCode::REQUEST_TIMEOUT));
     // The first SEND of the active session (which binds the connection) may time out first and
     // fail the whole session.
-    assert!(matches!(failure.by, FailedBy::Timeout | FailedBy::SessionFailed), "{failure:?}");
+    assert!(
+        matches!(failure.by, FailedBy::Timeout | FailedBy::SessionFailed),
+        "{failure:?}"
+    );
     drop(peer);
 }
 
@@ -81,34 +100,52 @@ fn silent_peer_gives_408() {
 fn wrong_fingerprint_is_refused_by_the_client() {
     let server = Endpoint::start(EndpointConfig::default()).unwrap();
     let client = Endpoint::start(EndpointConfig::default()).unwrap();
-    let addr = server.handle().listen("127.0.0.1:0".parse().unwrap(), true).unwrap();
+    let addr = server
+        .handle()
+        .listen("127.0.0.1:0".parse().unwrap(), true)
+        .unwrap();
     let s_uri = uri("msrps", addr, "srv0session");
     let c_uri = uri("msrps", "127.0.0.1:9".parse().unwrap(), "cli0session");
     let client_fp = client.handle().fingerprint().unwrap().clone();
     let sc = SessionConfig::new(s_uri.parse().unwrap(), c_uri.parse().unwrap(), random(1));
     server
         .handle()
-        .open_session(SessionSpec::new(sc, Role::Passive).verification(PeerVerification::Fingerprints(vec![client_fp])))
+        .open_session(
+            SessionSpec::new(sc, Role::Passive)
+                .verification(PeerVerification::Fingerprints(vec![client_fp])),
+        )
         .unwrap();
     let wrong = Fingerprint::new("sha-256", vec![0xAB; 32]);
     let cc = SessionConfig::new(c_uri.parse().unwrap(), s_uri.parse().unwrap(), random(2));
     let session = client
         .handle()
-        .open_session(SessionSpec::new(cc, Role::Active).verification(PeerVerification::Fingerprints(vec![wrong])))
+        .open_session(
+            SessionSpec::new(cc, Role::Active)
+                .verification(PeerVerification::Fingerprints(vec![wrong])),
+        )
         .unwrap();
-    let message = client.handle().send(session, OutgoingMessage::new("text/plain", "secret"));
+    let message = client
+        .handle()
+        .send(session, OutgoingMessage::new("text/plain", "secret"));
     let error = wait_for(&client, Duration::from_secs(10), |e| match e {
         EndpointEvent::ConnectionError { error, .. } => Some(error),
         _ => None,
     });
     assert_eq!(error, TransportError::Fingerprint);
     let outcome = wait_for(&client, Duration::from_secs(10), |e| match e {
-        EndpointEvent::Outcome { message: m, outcome, .. } if m == message => Some(outcome),
+        EndpointEvent::Outcome {
+            message: m,
+            outcome,
+            ..
+        } if m == message => Some(outcome),
         _ => None,
     });
     assert!(outcome.result.is_err());
     assert!(
-        server.events().recv_timeout(Duration::from_millis(300)).is_none_or(|e| !matches!(e, EndpointEvent::Session(_, Event::Message(_)))),
+        server
+            .events()
+            .recv_timeout(Duration::from_millis(300))
+            .is_none_or(|e| !matches!(e, EndpointEvent::Session(_, Event::Message(_)))),
         "nothing reached the server"
     );
 }
@@ -117,26 +154,35 @@ fn wrong_fingerprint_is_refused_by_the_client() {
 fn wrong_client_certificate_is_refused_by_the_server() {
     let server = Endpoint::start(EndpointConfig::default()).unwrap();
     let client = Endpoint::start(EndpointConfig::default()).unwrap();
-    let addr = server.handle().listen("127.0.0.1:0".parse().unwrap(), true).unwrap();
+    let addr = server
+        .handle()
+        .listen("127.0.0.1:0".parse().unwrap(), true)
+        .unwrap();
     let s_uri = uri("msrps", addr, "srv0session");
     let c_uri = uri("msrps", "127.0.0.1:9".parse().unwrap(), "cli0session");
     let server_fp = server.handle().fingerprint().unwrap().clone();
     let sc = SessionConfig::new(s_uri.parse().unwrap(), c_uri.parse().unwrap(), random(1));
     let server_session = server
         .handle()
-        .open_session(
-            SessionSpec::new(sc, Role::Passive)
-                .verification(PeerVerification::Fingerprints(vec![Fingerprint::new("sha-256", vec![1; 32])])),
-        )
+        .open_session(SessionSpec::new(sc, Role::Passive).verification(
+            PeerVerification::Fingerprints(vec![Fingerprint::new("sha-256", vec![1; 32])]),
+        ))
         .unwrap();
     let cc = SessionConfig::new(c_uri.parse().unwrap(), s_uri.parse().unwrap(), random(2));
     let session = client
         .handle()
-        .open_session(SessionSpec::new(cc, Role::Active).verification(PeerVerification::Fingerprints(vec![server_fp])))
+        .open_session(
+            SessionSpec::new(cc, Role::Active)
+                .verification(PeerVerification::Fingerprints(vec![server_fp])),
+        )
         .unwrap();
-    client.handle().send(session, OutgoingMessage::new("text/plain", "secret"));
+    client
+        .handle()
+        .send(session, OutgoingMessage::new("text/plain", "secret"));
     let (id, error) = wait_for(&server, Duration::from_secs(10), |e| match e {
-        EndpointEvent::ConnectionError { sessions, error, .. } => Some((sessions, error)),
+        EndpointEvent::ConnectionError {
+            sessions, error, ..
+        } => Some((sessions, error)),
         _ => None,
     });
     assert_eq!(id, vec![server_session]);
@@ -164,10 +210,18 @@ fn ipv6_loopback() {
     let s_uri = format!("msrp://[::1]:{}/srv6session;tcp", addr.port());
     let c_uri = "msrp://[::1]:9/cli6session;tcp".to_owned();
     let sc = SessionConfig::new(s_uri.parse().unwrap(), c_uri.parse().unwrap(), random(1));
-    server.handle().open_session(SessionSpec::new(sc, Role::Passive)).unwrap();
+    server
+        .handle()
+        .open_session(SessionSpec::new(sc, Role::Passive))
+        .unwrap();
     let cc = SessionConfig::new(c_uri.parse().unwrap(), s_uri.parse().unwrap(), random(2));
-    let session = client.handle().open_session(SessionSpec::new(cc, Role::Active)).unwrap();
-    client.handle().send(session, OutgoingMessage::new("text/plain", "over IPv6"));
+    let session = client
+        .handle()
+        .open_session(SessionSpec::new(cc, Role::Active))
+        .unwrap();
+    client
+        .handle()
+        .send(session, OutgoingMessage::new("text/plain", "over IPv6"));
     let (body, peer) = wait_for(&server, Duration::from_secs(10), {
         let mut peer = None;
         move |e| match e {
@@ -186,7 +240,10 @@ fn ipv6_loopback() {
 #[test]
 fn tls_with_the_right_fingerprints_works_both_ways() {
     let p = pair(true, EndpointConfig::default(), |_, _| {});
-    p.client.handle().send(p.client_session, OutgoingMessage::new("text/plain", "sealed"));
+    p.client.handle().send(
+        p.client_session,
+        OutgoingMessage::new("text/plain", "sealed"),
+    );
     let body = wait_for(&p.server, Duration::from_secs(10), |e| match e {
         EndpointEvent::Session(_, Event::Message(m)) => Some(m.body),
         _ => None,
@@ -199,10 +256,15 @@ fn slowloris_connection_is_dropped() {
     let mut config = EndpointConfig::default();
     config.first_frame_timeout = Duration::from_millis(300);
     let server = Endpoint::start(config).unwrap();
-    let addr = server.handle().listen("127.0.0.1:0".parse().unwrap(), false).unwrap();
+    let addr = server
+        .handle()
+        .listen("127.0.0.1:0".parse().unwrap(), false)
+        .unwrap();
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     stream.write_all(b"MSRP abcd SE").unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     let started = Instant::now();
     let mut buf = [0u8; 16];
     // The server closes the connection: a read returns 0 (or an error on reset).

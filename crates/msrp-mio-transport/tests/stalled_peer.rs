@@ -58,22 +58,38 @@ fn stalled_peer_costs_bounded_memory() {
     // The peer reads nothing for a while: the sender fills the socket buffers, then waits.
     std::thread::sleep(Duration::from_secs(1));
     let stalled = dhat::HeapStats::get();
-    println!("heap while the peer is stalled: {} bytes", stalled.curr_bytes);
-    assert!(stalled.curr_bytes < 4 << 20, "{} bytes held for a stalled peer", stalled.curr_bytes);
+    println!(
+        "heap while the peer is stalled: {} bytes",
+        stalled.curr_bytes
+    );
+    assert!(
+        stalled.curr_bytes < 4 << 20,
+        "{} bytes held for a stalled peer",
+        stalled.curr_bytes
+    );
 
     // The peer reads again: the rest arrives.
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0u64;
     let deadline = Instant::now() + Duration::from_secs(60);
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     while total < SIZE && Instant::now() < deadline {
         let n = stream.read(&mut buf).unwrap();
         assert!(n > 0, "the sender closed early");
         total += n as u64;
     }
-    assert!(total >= SIZE, "the transfer resumed and completed: {total} bytes");
+    assert!(
+        total >= SIZE,
+        "the transfer resumed and completed: {total} bytes"
+    );
     let outcome = wait_for(&endpoint, Duration::from_secs(30), |e| match e {
-        EndpointEvent::Outcome { message: m, outcome, .. } if m == message => Some(outcome),
+        EndpointEvent::Outcome {
+            message: m,
+            outcome,
+            ..
+        } if m == message => Some(outcome),
         _ => None,
     });
     assert_eq!(outcome.result.unwrap().bytes, SIZE);

@@ -48,8 +48,11 @@ fn transfer(tls: bool) {
     let p = pair(tls, EndpointConfig::default(), |_, _| {});
     let message = p.client.handle().send(
         p.client_session,
-        OutgoingMessage::from_source("application/octet-stream", FileSource::open(&file.0).unwrap())
-            .success_report(true),
+        OutgoingMessage::from_source(
+            "application/octet-stream",
+            FileSource::open(&file.0).unwrap(),
+        )
+        .success_report(true),
     );
     let mut hash = Sha256::new();
     let mut next = 0u64;
@@ -70,7 +73,11 @@ fn transfer(tls: bool) {
     assert_eq!(size, SIZE);
     assert_eq!(hash.finalize().to_vec(), digest, "byte-identical");
     let outcome = wait_for(&p.client, Duration::from_secs(60), |e| match e {
-        EndpointEvent::Outcome { message: m, outcome, .. } if m == message => Some(outcome),
+        EndpointEvent::Outcome {
+            message: m,
+            outcome,
+            ..
+        } if m == message => Some(outcome),
         _ => None,
     });
     let delivered = outcome.result.unwrap();

@@ -76,3 +76,8 @@ pub use event::{
 pub use ids::{IncomingKey, MessageHandle, MessageId, SessionKey};
 pub use message::{Body, BodySource, OutgoingMessage};
 pub use session::{ConfigError, SendError, Session};
+
+/// Runs the example of `README.md` as a doctest, so that it stays correct.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -172,8 +172,10 @@ impl Matcher {
             if self.matched <= self.pattern_len && n - self.pos >= rest {
                 let tail = &buf[self.pos..self.pos + rest];
                 let id_len = self.pattern_len - self.matched;
-                if eq_short(&tail[..id_len], &self.pattern[self.matched..self.pattern_len])
-                    && tail[rest - 2..] == *b"\r\n"
+                if eq_short(
+                    &tail[..id_len],
+                    &self.pattern[self.matched..self.pattern_len],
+                ) && tail[rest - 2..] == *b"\r\n"
                 {
                     if let Some(flag) = Flag::from_byte(tail[id_len]) {
                         self.flag = flag;
@@ -670,7 +672,10 @@ impl Core {
         }
         loop {
             match self.state {
-                State::Head => match self.fast_head().map_or_else(|| self.parse_head(), |h| Ok(Some(h)))? {
+                State::Head => match self
+                    .fast_head()
+                    .map_or_else(|| self.parse_head(), |h| Ok(Some(h)))?
+                {
                     None => return Ok(None),
                     Some(HeadEnd::NoBody {
                         end_line_start,

@@ -141,7 +141,8 @@ impl HeaderName {
     /// way to read the headers senders write.
     #[inline]
     pub(crate) fn canonical_prefix(line: &[u8]) -> Option<Self> {
-        let pick = |a: Self, b: Self, at: usize, c: u8| if line.get(at) == Some(&c) { a } else { b };
+        let pick =
+            |a: Self, b: Self, at: usize, c: u8| if line.get(at) == Some(&c) { a } else { b };
         let name = match *line.first()? {
             b'T' => Self::ToPath,
             b'F' => pick(Self::FromPath, Self::FailureReport, 1, b'r'),
@@ -237,7 +238,10 @@ fn eq_folded(name: &[u8], lower: &[u8]) -> bool {
         u64::from_le_bytes(w)
     };
     if n < 8 {
-        return name.iter().zip(lower).all(|(&a, &b)| a | ((b & 0x40) >> 1) == b);
+        return name
+            .iter()
+            .zip(lower)
+            .all(|(&a, &b)| a | ((b & 0x40) >> 1) == b);
     }
     let mut i = 0;
     let mut ok = true;
@@ -349,9 +353,17 @@ mod tests {
     fn canonical_prefixes_are_recognised_exactly() {
         for name in ALL {
             let line = format!("{}: value", name.as_str());
-            assert_eq!(HeaderName::canonical_prefix(line.as_bytes()), Some(name), "{line}");
+            assert_eq!(
+                HeaderName::canonical_prefix(line.as_bytes()),
+                Some(name),
+                "{line}"
+            );
             let lower = line.to_ascii_lowercase();
-            assert_eq!(HeaderName::canonical_prefix(lower.as_bytes()), None, "{lower}");
+            assert_eq!(
+                HeaderName::canonical_prefix(lower.as_bytes()),
+                None,
+                "{lower}"
+            );
             let no_space = format!("{}:value", name.as_str());
             assert_eq!(HeaderName::canonical_prefix(no_space.as_bytes()), None);
             let longer = format!("{}x: value", name.as_str());

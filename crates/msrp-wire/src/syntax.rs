@@ -162,7 +162,10 @@ fn first_non_text_in_block(block: &[u8]) -> usize {
             return half * 8 + (bad.trailing_zeros() / 8) as usize;
         }
     }
-    block.iter().position(|&b| !is_text(b)).unwrap_or(block.len())
+    block
+        .iter()
+        .position(|&b| !is_text(b))
+        .unwrap_or(block.len())
 }
 
 #[inline]
@@ -227,7 +230,11 @@ mod tests {
                 if at + 1 < len {
                     v[at + 1] = b';';
                 }
-                assert_eq!(find_byte(&v, b':'), v.iter().position(|&b| b == b':'), "{len} {at}");
+                assert_eq!(
+                    find_byte(&v, b':'),
+                    v.iter().position(|&b| b == b':'),
+                    "{len} {at}"
+                );
             }
         }
     }

@@ -46,9 +46,17 @@ pub fn pair(tls: bool, config: EndpointConfig, tweak: impl Fn(&mut SessionConfig
     let scheme = if tls { "msrps" } else { "msrp" };
     let server_uri = uri(scheme, addr, "srv0session");
     let client_uri = uri(scheme, "127.0.0.1:9".parse().unwrap(), "cli0session");
-    let mut sc = SessionConfig::new(server_uri.parse().unwrap(), client_uri.parse().unwrap(), random(1));
+    let mut sc = SessionConfig::new(
+        server_uri.parse().unwrap(),
+        client_uri.parse().unwrap(),
+        random(1),
+    );
     tweak(&mut sc, true);
-    let mut cc = SessionConfig::new(client_uri.parse().unwrap(), server_uri.parse().unwrap(), random(2));
+    let mut cc = SessionConfig::new(
+        client_uri.parse().unwrap(),
+        server_uri.parse().unwrap(),
+        random(2),
+    );
     tweak(&mut cc, false);
     let mut server_spec = SessionSpec::new(sc, Role::Passive);
     let mut client_spec = SessionSpec::new(cc, Role::Active);
