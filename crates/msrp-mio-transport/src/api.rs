@@ -213,7 +213,7 @@ pub enum EndpointEvent {
     /// An event of a session: messages received, its failure. Outcomes of messages sent through
     /// the endpoint come as [`EndpointEvent::Outcome`] instead.
     Session(SessionId, Event),
-    /// The outcome of a message sent with [`Handle::send`] or [`Context::send`]: exactly one per
+    /// The outcome of a message sent with [`Handle::send`] or [`Context::send`](crate::Context::send): exactly one per
     /// message.
     Outcome {
         /// The session.

@@ -306,8 +306,14 @@ mod tests {
         let fa = a.fingerprint();
         assert_eq!(fa.hash_function, "sha-256");
         assert_eq!(fa.value.len(), 32);
-        assert!(matches_fingerprint(a.chain[0].as_ref(), std::slice::from_ref(&fa)));
-        assert!(!matches_fingerprint(b.chain[0].as_ref(), std::slice::from_ref(&fa)));
+        assert!(matches_fingerprint(
+            a.chain[0].as_ref(),
+            std::slice::from_ref(&fa)
+        ));
+        assert!(!matches_fingerprint(
+            b.chain[0].as_ref(),
+            std::slice::from_ref(&fa)
+        ));
         let upper = Fingerprint::new("SHA-256", fa.value.clone());
         assert!(matches_fingerprint(a.chain[0].as_ref(), &[upper]));
         let sha1 = Fingerprint::new("sha-1", vec![0; 20]);
