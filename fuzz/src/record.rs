@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use msrp_wire::{Decoder, ErrorKind, Flag, Frame, Item, ParseError, StreamDecoder};
+use msrp_wire::{Decoder, Flag, Frame, Item, ParseError, StreamDecoder};
 
 /// One frame as a decoder reported it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,23 +87,9 @@ impl Outcome {
 }
 
 /// Whether the error of a decoder fed a stream in pieces agrees with the error of a decoder fed
-/// the whole stream: they must be equal.
-///
-/// With the `lenient-split-errors` feature, one known discrepancy of `msrp-wire` is let through:
-/// a decoder that holds only the beginning of a line reports a line or head limit as soon as the
-/// line outgrows it, while a decoder that holds the whole line first finds that the line ends in
-/// a bare LF, further on.
+/// the whole stream: they must be equal, kind and offset.
 fn same_error(split: Option<ParseError>, whole: Option<ParseError>) -> bool {
-    let known = |s: ParseError, w: ParseError| {
-        cfg!(feature = "lenient-split-errors")
-            && s.kind().is_limit()
-            && w.kind() == ErrorKind::BareLineFeed
-            && s.offset() < w.offset()
-    };
-    match (split, whole) {
-        (Some(s), Some(w)) => s == w || known(s, w),
-        (s, w) => s == w,
-    }
+    split == whole
 }
 
 /// Rebuilds whole-frame records from the items of a [`StreamDecoder`], checking that the items

@@ -477,39 +477,45 @@ impl Core {
             } else {
                 self.limits.max_header_line
             };
+            // Errors are decided by the bytes alone, never by where the stream was split: of the
+            // errors a line can have (too long, head too large, bare LF), the one at the lowest
+            // offset is reported, and only once no lower one can still appear.
+            let too_long = if first {
+                ErrorKind::StartLineTooLong
+            } else {
+                ErrorKind::HeaderLineTooLong
+            };
+            let long_at = self.line_start + line_limit;
+            let max_head = self.limits.max_head.min(MAX_HEAD);
             let Some(i) = memchr::memchr(b'\n', &self.buf[self.scan..]) else {
-                self.scan = self.buf.len();
-                // CRLF is not counted in the line limit; allow for the CR already received.
-                if self.buf.len() - self.line_start > line_limit + 1 {
-                    let kind = if first {
-                        ErrorKind::StartLineTooLong
-                    } else {
-                        ErrorKind::HeaderLineTooLong
-                    };
-                    return Err(self.err(kind, self.line_start + line_limit));
-                }
-                if self.buf.len() > self.limits.max_head.min(MAX_HEAD) {
-                    return Err(self.err(ErrorKind::HeadTooLarge, self.limits.max_head));
+                let n = self.buf.len();
+                self.scan = n;
+                // Without its LF, the line is certainly too long once more than the limit and a
+                // CR have arrived, and the head certainly too large once its limit is reached.
+                let long = n - self.line_start >= line_limit + 2;
+                if max_head <= long_at {
+                    if n >= max_head {
+                        return Err(self.err(ErrorKind::HeadTooLarge, max_head));
+                    }
+                } else if long {
+                    return Err(self.err(too_long, long_at));
                 }
                 return Ok(None);
             };
             let lf = self.scan + i;
             let line_end = lf + 1;
-            if lf == self.line_start || self.buf[lf - 1] != b'\r' {
-                return Err(self.err(ErrorKind::BareLineFeed, lf));
+            let has_cr = lf > self.line_start && self.buf[lf - 1] == b'\r';
+            let content_end = if has_cr { lf - 1 } else { lf };
+            let errors = [
+                (line_end > max_head).then_some((max_head, ErrorKind::HeadTooLarge)),
+                (content_end - self.line_start > line_limit).then_some((long_at, too_long)),
+                (!has_cr).then_some((lf, ErrorKind::BareLineFeed)),
+            ];
+            // The lowest offset wins; on a tie, the order above.
+            if let Some((at, kind)) = errors.into_iter().flatten().min_by_key(|(at, _)| *at) {
+                return Err(self.err(kind, at));
             }
-            let cr = lf - 1;
-            if cr - self.line_start > line_limit {
-                let kind = if first {
-                    ErrorKind::StartLineTooLong
-                } else {
-                    ErrorKind::HeaderLineTooLong
-                };
-                return Err(self.err(kind, self.line_start + line_limit));
-            }
-            if line_end > self.limits.max_head.min(MAX_HEAD) {
-                return Err(self.err(ErrorKind::HeadTooLarge, self.limits.max_head));
-            }
+            let cr = content_end;
             let ls = self.line_start;
             self.line_start = line_end;
             self.scan = line_end;
