@@ -1,5 +1,5 @@
-//! The properties behind the cargo-fuzz targets of `msrp-wire`, `msrp-uri` and the SDP module of
-//! `msrp-session`.
+//! The properties behind the cargo-fuzz targets of `msrp-wire`, `msrp-uri` and `msrp-session`
+//! (its engine and its SDP module).
 //!
 //! Each file in `fuzz_targets/` is one line that hands libFuzzer's input to the `check` function
 //! of the module with the same name. The checks assert what the crates promise (split input gives
@@ -14,6 +14,7 @@
 pub mod record;
 pub mod schedule;
 pub mod sdp_parse;
+pub mod session_drive;
 pub mod uri_parse;
 pub mod wire_head;
 pub mod wire_roundtrip;

@@ -806,6 +806,17 @@ impl Connection {
         self.binds.clear();
     }
 
+    /// Received bytes held by the decoder, not yet handed out as frames or pieces.
+    pub fn buffered_input(&self) -> usize {
+        self.decoder.buffered()
+    }
+
+    /// Responses and REPORTs queued for the peer, not yet taken by
+    /// [`poll_transmit`](Self::poll_transmit).
+    pub fn queued_control(&self) -> usize {
+        self.control.len()
+    }
+
     /// Whether the connection has failed or was closed.
     pub fn is_failed(&self) -> bool {
         self.failed

@@ -24,6 +24,14 @@ impl RangeSet {
         }
     }
 
+    /// Drops everything at or beyond `len`.
+    pub(crate) fn truncate(&mut self, len: u64) {
+        self.ranges.retain(|&(s, _)| s < len);
+        if let Some(last) = self.ranges.last_mut() {
+            last.1 = last.1.min(len);
+        }
+    }
+
     /// Whether `[0, len)` is covered entirely.
     pub(crate) fn covers(&self, len: u64) -> bool {
         len == 0 || matches!(self.ranges.first(), Some(&(0, end)) if end >= len)
@@ -77,6 +85,11 @@ mod tests {
         s.insert(0, 100);
         assert_eq!(s.iter().collect::<Vec<_>>(), [(0, 100)]);
         assert_eq!(s.end(), 100);
+        s.insert(200, 300);
+        s.truncate(250);
+        assert_eq!(s.iter().collect::<Vec<_>>(), [(0, 100), (200, 250)]);
+        s.truncate(50);
+        assert_eq!(s.iter().collect::<Vec<_>>(), [(0, 50)]);
     }
 
     #[test]

@@ -272,6 +272,8 @@ struct Incoming {
     failure_report: FailureReport,
     /// When it is dropped if no data arrives.
     deadline: Instant,
+    /// Whether `total` was set by the chunk that ended with `$`, rather than announced.
+    final_total: bool,
 }
 
 /// Where the body of a SEND being received goes.
@@ -430,6 +432,12 @@ impl Session {
     /// Messages being received.
     pub fn messages_receiving(&self) -> usize {
         self.incoming.len()
+    }
+
+    /// Bytes held for incoming messages delivered whole (bounded by
+    /// [`Limits::max_buffered_bytes`](crate::Limits::max_buffered_bytes)).
+    pub fn buffered_bytes(&self) -> usize {
+        self.buffered
     }
 
     fn random_tid(&mut self) -> TransactionId {
@@ -1210,6 +1218,7 @@ impl Session {
                     success_report,
                     failure_report: fr_mode,
                     deadline,
+                    final_total: false,
                 },
             );
             self.incomplete_timers.push(deadline, message_id);
@@ -1289,11 +1298,15 @@ impl Session {
         };
         let refusal = if end > limits.max_message_size {
             Some(StatusCode::MESSAGE_TOO_LARGE)
+        } else if m.final_total && m.total.is_some_and(|t| end > t) {
+            // Data past the end that a `$` chunk set: the peer contradicts itself.
+            Some(StatusCode::BAD_REQUEST)
         } else {
             // RFC 4975 §7.3.1: the receiver "SHOULD determine the actual length of each chunk by
             // inspecting the payload itself", and the chunk with "$" defines the total: data
             // beyond an announced total makes the total unknown until then.
-            if m.total.is_some_and(|t| end > t) {
+            let beyond_total = m.total.is_some_and(|t| end > t);
+            if beyond_total && !m.final_total {
                 m.total = None;
             }
             m.deadline = now + limits.incomplete_message_timeout;
@@ -1366,14 +1379,18 @@ impl Session {
         };
         // RFC 4975 §7.3.1: "the chunk that has a termination character of "$" defines the total
         // length of the message."
-        if flag == Flag::End && m.total != Some(offset) {
-            if let Delivery::Whole(buf) = &mut m.delivery {
-                // Data beyond the announced total was refused, so the buffer can only shrink.
-                let keep = (offset as usize).min(buf.len());
-                self.buffered -= buf.len() - keep;
-                buf.truncate(keep);
+        if flag == Flag::End {
+            if m.total != Some(offset) {
+                if let Delivery::Whole(buf) = &mut m.delivery {
+                    let keep = (offset as usize).min(buf.len());
+                    self.buffered -= buf.len() - keep;
+                    buf.truncate(keep);
+                }
+                m.total = Some(offset);
+                // Whatever arrived beyond the end is not part of the message.
+                m.received.truncate(offset);
             }
-            m.total = Some(offset);
+            m.final_total = true;
         }
         let complete = m.total.is_some_and(|total| m.received.covers(total));
         if !complete {
@@ -1806,11 +1823,15 @@ fn to_pieces(ctx: &mut Ctx<'_>, m: &mut Incoming, message_id: &MessageId) {
         total: m.total,
     }));
     for (start, end) in m.received.iter() {
-        ctx.emit(Event::MessageData(MessageData {
-            key,
-            offset: start,
-            data: Bytes::copy_from_slice(&buf[start as usize..end as usize]),
-        }));
+        // Received ranges lie within the buffer; the bound keeps that true whatever happens.
+        let (start, end) = (start as usize, (end as usize).min(buf.len()));
+        if start < end {
+            ctx.emit(Event::MessageData(MessageData {
+                key,
+                offset: start as u64,
+                data: Bytes::copy_from_slice(&buf[start..end]),
+            }));
+        }
     }
 }
 

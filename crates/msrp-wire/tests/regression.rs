@@ -18,7 +18,10 @@ fn limit_and_bare_lf_errors_do_not_depend_on_the_split() {
     let (_, bytewise) = decode_pieces(wire.chunks(1));
     let (_, streamed) = stream_pieces(wire.chunks(7));
     let whole = whole.unwrap();
-    assert_eq!((whole.kind(), whole.offset()), (ErrorKind::StartLineTooLong, 1024));
+    assert_eq!(
+        (whole.kind(), whole.offset()),
+        (ErrorKind::StartLineTooLong, 1024)
+    );
     assert_eq!(bytewise, Some(whole));
     assert_eq!(streamed, Some(whole));
 
