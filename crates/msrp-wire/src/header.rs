@@ -74,30 +74,35 @@ const ALL: [HeaderName; KNOWN] = [
     HeaderName::UseNickname,
 ];
 
+/// The canonical spelling of each known name followed by `": "`, in the order of `ALL`.
+const CANONICAL: [&str; KNOWN] = [
+    "To-Path: ",
+    "From-Path: ",
+    "Message-ID: ",
+    "Byte-Range: ",
+    "Success-Report: ",
+    "Failure-Report: ",
+    "Status: ",
+    "Content-Type: ",
+    "Content-ID: ",
+    "Content-Description: ",
+    "Content-Disposition: ",
+    "Use-Path: ",
+    "Expires: ",
+    "Min-Expires: ",
+    "Max-Expires: ",
+    "WWW-Authenticate: ",
+    "Authorization: ",
+    "Authentication-Info: ",
+    "Use-Nickname: ",
+];
+
 impl HeaderName {
     /// The canonical spelling of the name (`"extension"` for [`HeaderName::Extension`]).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ToPath => "To-Path",
-            Self::FromPath => "From-Path",
-            Self::MessageId => "Message-ID",
-            Self::ByteRange => "Byte-Range",
-            Self::SuccessReport => "Success-Report",
-            Self::FailureReport => "Failure-Report",
-            Self::Status => "Status",
-            Self::ContentType => "Content-Type",
-            Self::ContentId => "Content-ID",
-            Self::ContentDescription => "Content-Description",
-            Self::ContentDisposition => "Content-Disposition",
-            Self::UsePath => "Use-Path",
-            Self::Expires => "Expires",
-            Self::MinExpires => "Min-Expires",
-            Self::MaxExpires => "Max-Expires",
-            Self::WwwAuthenticate => "WWW-Authenticate",
-            Self::Authorization => "Authorization",
-            Self::AuthenticationInfo => "Authentication-Info",
-            Self::UseNickname => "Use-Nickname",
-            Self::Extension => "extension",
+        match CANONICAL.get(self as usize) {
+            Some(line) => &line[..line.len() - 2],
+            None => "extension",
         }
     }
 
@@ -137,10 +142,10 @@ impl HeaderName {
         }
     }
 
-    /// The known header whose canonical spelling, followed by `": "`, starts `line`: the quick
-    /// way to read the headers senders write.
-    #[inline]
-    pub(crate) fn canonical_prefix(line: &[u8]) -> Option<Self> {
+    /// The known header whose canonical spelling, followed by `": "`, starts `line`, with the
+    /// length of the name: the quick way to read the headers senders write.
+    #[inline(always)]
+    pub(crate) fn canonical_prefix(line: &[u8]) -> Option<(Self, usize)> {
         let pick =
             |a: Self, b: Self, at: usize, c: u8| if line.get(at) == Some(&c) { a } else { b };
         let name = match *line.first()? {
@@ -164,12 +169,9 @@ impl HeaderName {
             b'A' => pick(Self::Authorization, Self::AuthenticationInfo, 4, b'o'),
             _ => return None,
         };
-        let text = name.as_str().as_bytes();
-        let n = text.len();
-        (line.len() > n + 1
-            && crate::syntax::eq_short(&line[..n], text)
-            && line[n..n + 2] == *b": ")
-            .then_some(name)
+        let prefix = CANONICAL[name as usize].as_bytes();
+        (line.len() >= prefix.len() && crate::syntax::eq_short(&line[..prefix.len()], prefix))
+            .then_some((name, prefix.len() - 2))
     }
 
     /// The name in lower case.
@@ -355,7 +357,7 @@ mod tests {
             let line = format!("{}: value", name.as_str());
             assert_eq!(
                 HeaderName::canonical_prefix(line.as_bytes()),
-                Some(name),
+                Some((name, name.as_str().len())),
                 "{line}"
             );
             let lower = line.to_ascii_lowercase();

@@ -91,33 +91,54 @@ pub(crate) fn find_byte(s: &[u8], needle: u8) -> Option<usize> {
 ///
 /// `utf8text = *(HTAB / %x20-7E / UTF8-NONASCII)`: every control byte other than HTAB, and DEL,
 /// is refused. Bytes from 0x80 up are let through here; their UTF-8 structure is checked by the
-/// accessors that return `&str`. Sixteen bytes are checked at a time; only a block that holds a
-/// suspicious byte is looked at byte by byte.
-#[inline]
+/// accessors that return `&str`. Eight bytes are tested at a time for a byte below 0x20 or equal
+/// to 0x7F; a tab found that way is stepped over.
+#[inline(always)]
 pub(crate) fn find_non_text(s: &[u8]) -> Option<usize> {
-    let mut chunks = s.chunks_exact(16);
-    let mut base = 0;
-    for chunk in &mut chunks {
-        // A fixed-size loop without early exit, which compiles to a few vector instructions.
-        let mut bad = false;
-        for &b in chunk {
-            bad |= (b < 0x20 && b != b'\t') | (b == 0x7F);
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // Borrows only travel upwards, so the lowest flagged byte is the first byte below 0x20 or
+    // equal to 0x7F; bytes from 0x80 up are never flagged first (`!x` clears them).
+    let flag = |word: &[u8]| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let x = u64::from_le_bytes(w);
+        let del = x ^ (LO * 0x7F);
+        ((x.wrapping_sub(LO * 0x20) & !x) | (del.wrapping_sub(LO) & !del)) & HI
+    };
+    let mut i = 0;
+    loop {
+        let (at, flagged) = match s.get(i..i + 16) {
+            Some(pair) => match (flag(&pair[..8]), flag(&pair[8..])) {
+                (0, 0) => {
+                    i += 16;
+                    continue;
+                }
+                (0, high) => (i + 8, high),
+                (low, _) => (i, low),
+            },
+            None => match s.get(i..i + 8) {
+                Some(word) => match flag(word) {
+                    0 => {
+                        i += 8;
+                        continue;
+                    }
+                    f => (i, f),
+                },
+                None => return s[i..].iter().position(|&b| !is_text(b)).map(|p| i + p),
+            },
+        };
+        let at = at + (flagged.trailing_zeros() / 8) as usize;
+        if s[at] != b'\t' {
+            return Some(at);
         }
-        if bad {
-            return Some(base + first_non_text_in_block(chunk));
-        }
-        base += 16;
+        i = at + 1;
     }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&b| !is_text(b))
-        .map(|i| base + i)
 }
 
 /// Whether two short slices are equal, compared eight bytes at a time rather than through a
 /// call to `memcmp`: for transaction ids and end-lines.
-#[inline]
+#[inline(always)]
 pub(crate) fn eq_short(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
@@ -131,41 +152,14 @@ pub(crate) fn eq_short(a: &[u8], b: &[u8]) -> bool {
     if n < 8 {
         return a.iter().zip(b).all(|(x, y)| x == y);
     }
-    let mut i = 0;
-    let mut diff = 0;
+    // The first and last words overlap for n < 16; the words between cover the rest.
+    let mut diff = (load(a, 0) ^ load(b, 0)) | (load(a, n - 8) ^ load(b, n - 8));
+    let mut i = 8;
     while i + 8 < n {
         diff |= load(a, i) ^ load(b, i);
         i += 8;
     }
-    diff |= load(a, n - 8) ^ load(b, n - 8);
     diff == 0
-}
-
-/// Position of the first non-text byte of a 16-byte block known to hold one, eight bytes at a
-/// time with exact per-byte tests (no borrow or carry crosses a byte, so the lowest flagged byte
-/// is the first one).
-fn first_non_text_in_block(block: &[u8]) -> usize {
-    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    const LO: u64 = 0x0101_0101_0101_0101;
-    // High bit set where the byte is zero.
-    let zero = |y: u64| !(((y & LOW7) + LOW7) | y) & HIGH;
-    for (half, word) in block.chunks_exact(8).enumerate() {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(word);
-        let x = u64::from_le_bytes(w);
-        // High bit set where the low seven bits reach 0x20, or where the byte is 0x80 or more.
-        let text_range = (((x & LOW7) + LO * 0x60) | x) & HIGH;
-        let control = !text_range & HIGH & !zero(x ^ (LO * b'\t' as u64));
-        let bad = control | zero(x ^ (LO * 0x7F));
-        if bad != 0 {
-            return half * 8 + (bad.trailing_zeros() / 8) as usize;
-        }
-    }
-    block
-        .iter()
-        .position(|&b| !is_text(b))
-        .unwrap_or(block.len())
 }
 
 #[inline]
@@ -250,6 +244,30 @@ mod tests {
             }
         }
         assert_eq!(find_non_text(b""), None);
+        assert_eq!(find_non_text(b"\t\t\t\t\t\t\t\t\t\t\r"), Some(10));
+        assert_eq!(find_non_text(b"ab\tcd\tef\x7fgh"), Some(8));
         assert_eq!(find_non_text("caf\u{e9} \t ok".as_bytes()), None);
+    }
+
+    #[test]
+    fn text_check_finds_the_first_of_two_suspicious_bytes() {
+        // Borrows from one flagged byte must not make a later byte, or a byte from 0x80 up,
+        // look like the first.
+        let interesting = [
+            0x00, 0x09, 0x0D, 0x1F, 0x20, 0x7E, 0x7F, 0x80, 0x9F, 0xA0, 0xFF,
+        ];
+        for &a in &interesting {
+            for &b in &interesting {
+                for p in 0..12 {
+                    for q in p + 1..20 {
+                        let mut v = vec![b'x'; 20];
+                        v[p] = a;
+                        v[q] = b;
+                        let expect = v.iter().position(|&c| !is_text(c));
+                        assert_eq!(find_non_text(&v), expect, "{a:#x}@{p} {b:#x}@{q}");
+                    }
+                }
+            }
+        }
     }
 }
