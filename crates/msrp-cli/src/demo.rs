@@ -4,9 +4,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use msrp_mio_transport::{
-    Endpoint, EndpointConfig, EndpointEvent, PeerVerification, Role, SessionSpec, secure_random,
+    Endpoint, EndpointConfig, EndpointEvent, MessageRef, PeerVerification, Role, SessionSpec,
+    secure_random,
 };
-use msrp_session::{BodySource, Event, OutgoingMessage, SessionConfig};
+use msrp_session::{BodySource, Event, Outcome, OutgoingMessage, SessionConfig};
 
 use crate::Failure;
 use crate::util::{Hasher, NOT_DELIVERED, out_line};
@@ -60,6 +61,18 @@ impl BodySource for Generated {
 
 fn fail(message: impl Into<String>) -> Failure {
     Failure::new(NOT_DELIVERED, message)
+}
+
+/// Waits for the outcome of `message`.
+fn outcome_of(endpoint: &Endpoint, message: MessageRef, what: &str) -> Result<Outcome, Failure> {
+    wait(endpoint, what, |e| match e {
+        EndpointEvent::Outcome {
+            message: m,
+            outcome,
+            ..
+        } if m == message => Some(outcome),
+        _ => None,
+    })
 }
 
 /// Waits for the event `want` picks, with a deadline.
@@ -162,15 +175,7 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
             "demo: Bob got \"{}\"",
             String::from_utf8_lossy(&body)
         ))?;
-        let outcome = wait(&alice, "an outcome", |e| match e {
-            EndpointEvent::Outcome {
-                message: m,
-                outcome,
-                ..
-            } if m == message => Some(outcome),
-            _ => None,
-        })?;
-        if let Err(f) = outcome.result {
+        if let Err(f) = outcome_of(&alice, message, "an outcome")?.result {
             return Err(fail(format!("demo: text not delivered: {f}")));
         }
     }
@@ -211,14 +216,7 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         _ => None,
     })?;
     let received = received.map_err(|why| fail(format!("demo: the file was given up: {why:?}")))?;
-    let outcome = wait(&alice, "the file's outcome", |e| match e {
-        EndpointEvent::Outcome {
-            message: m,
-            outcome,
-            ..
-        } if m == message => Some(outcome),
-        _ => None,
-    })?;
+    let outcome = outcome_of(&alice, message, "the file's outcome")?;
     let seconds = started.elapsed().as_secs_f64();
     let delivered = outcome
         .result

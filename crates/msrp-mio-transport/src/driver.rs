@@ -160,6 +160,22 @@ impl Conn {
             self.closing = Some(error);
         }
     }
+
+    /// Takes in a failed write: `true` when writing must stop for now, because the socket is
+    /// full or the connection is closing; `false` to retry an interrupted call.
+    fn write_failed(&mut self, e: &io::Error) -> bool {
+        match e.kind() {
+            io::ErrorKind::WouldBlock => {
+                self.writable = false;
+                true
+            }
+            io::ErrorKind::Interrupted => false,
+            _ => {
+                self.close(TransportError::Io(io_text(e)));
+                true
+            }
+        }
+    }
 }
 
 /// Where a session is.
@@ -919,24 +935,15 @@ impl Driver {
             if conn.closing.is_some() {
                 return;
             }
-            if let Some(tls) = conn.tls.as_mut() {
-                while tls.wants_write() {
-                    match tls.write_tls(&mut conn.stream) {
-                        Ok(_) => {}
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                            conn.writable = false;
-                            return;
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => {
-                            conn.close(TransportError::Io(io_text(&e)));
-                            return;
-                        }
+            while let Some(tls) = conn.tls.as_mut().filter(|t| t.wants_write()) {
+                if let Err(e) = tls.write_tls(&mut conn.stream) {
+                    if conn.write_failed(&e) {
+                        return;
                     }
                 }
-                if tls.is_handshaking() {
-                    return;
-                }
+            }
+            if conn.tls.as_ref().is_some_and(|t| t.is_handshaking()) {
+                return;
             }
             if !conn.ready {
                 return;
@@ -990,14 +997,10 @@ impl Driver {
                         }
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    conn.writable = false;
-                    return;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    conn.close(TransportError::Io(io_text(&e)));
-                    return;
+                    if conn.write_failed(&e) {
+                        return;
+                    }
                 }
             }
         }

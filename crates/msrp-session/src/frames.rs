@@ -52,19 +52,30 @@ pub(crate) fn write_response(
     } else {
         from_path.as_str()
     };
+    write_frame(out, |out| {
+        let mut w = HeadWriter::response(out, &tid, code, code.canonical_reason())?;
+        w.header("To-Path", to)?.header("From-Path", local_uri)?;
+        w.end(Flag::End)
+    })
+}
+
+/// Writes a bodiless frame with `write` and logs it; `false`, with nothing left in `out`, when
+/// the frame cannot be encoded.
+fn write_frame(
+    out: &mut BytesMut,
+    write: impl FnOnce(&mut BytesMut) -> Result<(), msrp_wire::EncodeError>,
+) -> bool {
     let mark = out.len();
-    let written = HeadWriter::response(out, &tid, code, code.canonical_reason())
-        .and_then(|mut w| {
-            w.header("To-Path", to)?.header("From-Path", local_uri)?;
-            w.end(Flag::End)
-        })
-        .is_ok();
-    if written {
-        trace_sent(&out[mark..]);
-    } else {
-        out.truncate(mark);
+    match write(out) {
+        Ok(()) => {
+            trace_sent(&out[mark..]);
+            true
+        }
+        Err(_) => {
+            out.truncate(mark);
+            false
+        }
     }
-    written
 }
 
 /// What a REPORT says.
@@ -107,23 +118,15 @@ pub(crate) fn write_report(
         scratch.push_str(reason);
     }
     let (range, status) = scratch.split_at(split);
-    let mark = out.len();
-    let written = HeadWriter::request(out, tid, "REPORT")
-        .and_then(|mut w| {
-            w.header("To-Path", report.to_path)?
-                .header("From-Path", report.from)?
-                .header("Message-ID", report.message_id.as_str())?
-                .header("Byte-Range", range)?
-                .header("Status", status)?;
-            w.end(Flag::End)
-        })
-        .is_ok();
-    if written {
-        trace_sent(&out[mark..]);
-    } else {
-        out.truncate(mark);
-    }
-    written
+    write_frame(out, |out| {
+        let mut w = HeadWriter::request(out, tid, "REPORT")?;
+        w.header("To-Path", report.to_path)?
+            .header("From-Path", report.from)?
+            .header("Message-ID", report.message_id.as_str())?
+            .header("Byte-Range", range)?
+            .header("Status", status)?;
+        w.end(Flag::End)
+    })
 }
 
 /// The parts of a SEND chunk's head.

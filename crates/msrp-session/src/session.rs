@@ -1702,15 +1702,31 @@ impl Session {
     /// Fails the session: every message in flight fails with `by`, every message being
     /// received ends, and [`Event::SessionFailed`] is emitted.
     pub(crate) fn fail_session(&mut self, ctx: &mut Ctx<'_>, why: SessionFailure, by: FailedBy) {
-        if self.failed {
-            return;
-        }
-        self.failed = true;
         let status = match &why {
             SessionFailure::Rejected(code) => Some(*code),
             SessionFailure::BindTimeout => Some(StatusCode::REQUEST_TIMEOUT),
             _ => None,
         };
+        if self.end(ctx, status, by) {
+            ctx.emit(Event::SessionFailed(why));
+        }
+    }
+
+    /// Closes the session: messages without an outcome fail with
+    /// [`FailedBy::SessionClosed`].
+    pub(crate) fn close(&mut self, ctx: &mut Ctx<'_>) {
+        // RFC 4975 §7.1.1: "if the success report has not been received by the time the
+        // session is ended, the device SHOULD inform the user."
+        self.end(ctx, None, FailedBy::SessionClosed);
+    }
+
+    /// Ends the session once: every message in flight fails with `status` and `by`, every
+    /// message being received ends, and all state is dropped. `false` when it had already ended.
+    fn end(&mut self, ctx: &mut Ctx<'_>, status: Option<StatusCode>, by: FailedBy) -> bool {
+        if self.failed {
+            return false;
+        }
+        self.failed = true;
         let mut handles: Vec<u64> = self.outgoing.keys().copied().collect();
         handles.sort_unstable();
         for handle in handles {
@@ -1734,41 +1750,7 @@ impl Session {
         self.tx_timers.clear();
         self.report_timers.clear();
         self.incomplete_timers.clear();
-        ctx.emit(Event::SessionFailed(why));
-    }
-
-    /// Closes the session: messages without an outcome fail with
-    /// [`FailedBy::SessionClosed`].
-    pub(crate) fn close(&mut self, ctx: &mut Ctx<'_>) {
-        if self.failed {
-            return;
-        }
-        self.failed = true;
-        let mut handles: Vec<u64> = self.outgoing.keys().copied().collect();
-        handles.sort_unstable();
-        for handle in handles {
-            // RFC 4975 §7.1.1: "if the success report has not been received by the time the
-            // session is ended, the device SHOULD inform the user."
-            self.fail(
-                ctx,
-                handle,
-                Failure {
-                    status: None,
-                    by: FailedBy::SessionClosed,
-                    comment: None,
-                },
-            );
-        }
-        let mut receiving: Vec<MessageId> = self.incoming.keys().copied().collect();
-        receiving.sort_unstable();
-        for mid in receiving {
-            self.drop_incoming(ctx, &mid, IncomingFailure::SessionEnded);
-        }
-        self.ready.clear();
-        self.transactions.clear();
-        self.tx_timers.clear();
-        self.report_timers.clear();
-        self.incomplete_timers.clear();
+        true
     }
 
     /// Whether nothing remains to send or to wait for.

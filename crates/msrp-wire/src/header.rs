@@ -98,6 +98,9 @@ const CANONICAL: [&str; KNOWN] = [
 ];
 
 impl HeaderName {
+    /// Every known name, in declaration order ([`HeaderName::Extension`] is not among them).
+    pub const ALL: &'static [HeaderName] = &ALL;
+
     /// The canonical spelling of the name (`"extension"` for [`HeaderName::Extension`]).
     pub fn as_str(self) -> &'static str {
         match CANONICAL.get(self as usize) {
