@@ -8,7 +8,10 @@ use msrp_wire::Decoder;
 fn main() {
     let batch = repeat(RFC4975_SEND, 64);
     let mut decoder = Decoder::new();
-    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(100_000);
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(100_000);
     for _ in 0..rounds {
         decoder.push(&batch);
         while let Some(frame) = decoder.decode().unwrap() {

@@ -33,6 +33,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod loopback;
+
 use std::ops::Range;
 use std::time::Duration;
 
@@ -174,10 +176,35 @@ pub fn naive_parse(
     }
 }
 
+/// A seeded random source for session configurations (xorshift64), so that the ids of a run
+/// are reproducible; benches measure the engine, not the operating system's generator.
+pub fn seeded_random(seed: u64) -> impl FnMut(&mut [u8]) + Send + 'static {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    move |buf: &mut [u8]| {
+        for chunk in buf.chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+        }
+    }
+}
+
 /// Whether `MSRP_BENCH_QUICK` is set to something other than empty or `0` (as
 /// `cargo xtask bench --quick` does).
 pub fn is_quick() -> bool {
     std::env::var_os("MSRP_BENCH_QUICK").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Whether the figure `name` is to be measured: `MSRP_BENCH_ONLY`, when set and not empty, is
+/// a comma-separated list of substrings, one of which the name must contain. For the plain
+/// timing loops (criterion's own filter selects criterion benchmarks only); handy to profile
+/// one figure.
+pub fn is_selected(name: &str) -> bool {
+    match std::env::var("MSRP_BENCH_ONLY") {
+        Ok(only) if !only.is_empty() => only.split(',').any(|s| name.contains(s.trim())),
+        _ => true,
+    }
 }
 
 /// Whether the binary was started to measure (`cargo bench` passes `--bench`), rather than to
@@ -294,6 +321,33 @@ pub fn compare(
     }
 }
 
+/// The result of [`measure`]: one closure timed alone, for a goal that is a fixed rate rather
+/// than a baseline. Times are per unit of work.
+#[derive(Clone, Debug)]
+pub struct Measurement {
+    /// Median time of one unit over the rounds, in nanoseconds.
+    pub ns: f64,
+    /// Fastest round's time of one unit.
+    pub ns_min: f64,
+    /// Slowest round's time of one unit.
+    pub ns_max: f64,
+}
+
+/// Measures `f` alone the way [`compare`] measures each side: calibrated to
+/// `settings.sample_time` per sample, then `settings.rounds` samples, and the median of them.
+/// For goals stated as an absolute rate, where the fixed goal plays the baseline's part.
+pub fn measure(f: &mut dyn FnMut(u64) -> Duration, settings: &Settings) -> Measurement {
+    let iters = calibrate(f, settings.sample_time);
+    let mut ns: Vec<f64> = (0..settings.rounds.max(1))
+        .map(|_| f(iters).as_secs_f64() * 1e9 / iters as f64)
+        .collect();
+    Measurement {
+        ns: median(&mut ns),
+        ns_min: ns.iter().copied().fold(f64::INFINITY, f64::min),
+        ns_max: ns.iter().copied().fold(0.0, f64::max),
+    }
+}
+
 /// The iteration count for which `f` measures about `target`; runs `f` a few times, which also
 /// warms it up.
 pub fn calibrate(f: &mut dyn FnMut(u64) -> Duration, target: Duration) -> u64 {
@@ -337,6 +391,12 @@ pub fn median(values: &mut [f64]) -> f64 {
 /// decimals.
 pub fn print_ratio(name: &str, value: f64, goal: f64) {
     println!("ratio {name} {value:.2} goal {goal:.2}");
+}
+
+/// Prints a comparison's spread as `info NAME.ratio_min` and `info NAME.ratio_max` lines.
+pub fn print_spread(name: &str, c: &Comparison) {
+    print_info(&format!("{name}.ratio_min"), c.ratio_min, "x");
+    print_info(&format!("{name}.ratio_max"), c.ratio_max, "x");
 }
 
 /// Prints an absolute figure as `info NAME VALUE UNIT`, with up to three decimals.

@@ -215,6 +215,8 @@ pub(crate) struct Driver {
     identity: Identity,
     server_tls: Option<Arc<ServerConfig>>,
     read_buf: Vec<u8>,
+    /// The pieces a connection hands out to write, on their way to its queue.
+    pieces: Vec<Bytes>,
     /// Connections to look at in this turn of the loop.
     dirty: Vec<Token>,
     shutdown: Option<Instant>,
@@ -239,6 +241,7 @@ impl Driver {
             shared,
             commands,
             read_buf: vec![0; config.read_size.max(4096)],
+            pieces: Vec::new(),
             config,
             sink: Some(sink),
             outbox: VecDeque::new(),
@@ -461,7 +464,7 @@ impl Driver {
             return Err(io::Error::other("the endpoint is shutting down"));
         }
         if tls && self.server_tls.is_none() {
-            self.server_tls = Some(tls::server_config(&self.identity).map_err(io::Error::other)?);
+            self.server_tls = Some(self.identity.server_config().map_err(io::Error::other)?);
         }
         let mut socket = TcpListener::bind(addr)?;
         let local = socket.local_addr()?;
@@ -628,7 +631,9 @@ impl Driver {
                 .verification
                 .as_ref()
                 .ok_or_else(|| OpenError::Tls("no verification".into()))?;
-            let config = tls::client_config(&self.identity, verification)
+            let config = self
+                .identity
+                .client_config(verification)
                 .map_err(|e| OpenError::Tls(e.to_string()))?;
             let name = match first_hop.host() {
                 Host::Name(name) => ServerName::try_from(name.to_owned())
@@ -950,10 +955,11 @@ impl Driver {
             }
             if conn.out_len < self.config.write_buffer / 2 {
                 let budget = self.config.write_buffer - conn.out_len;
-                let mut pieces = Vec::new();
-                let n = conn.msrp.poll_transmit_vectored(now, budget, &mut pieces);
+                let n = conn
+                    .msrp
+                    .poll_transmit_vectored(now, budget, &mut self.pieces);
                 conn.out_len += n;
-                conn.out.extend(pieces);
+                conn.out.extend(self.pieces.drain(..));
             }
             if conn.out.is_empty() {
                 return;
@@ -961,15 +967,16 @@ impl Driver {
             if conn.tls.is_none() && !conn.writable {
                 return;
             }
-            let slices: Vec<IoSlice<'_>> = conn
-                .out
-                .iter()
-                .take(MAX_IOVECS)
-                .map(|b| IoSlice::new(b))
-                .collect();
+            let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+            let mut count = 0;
+            for (slice, piece) in slices.iter_mut().zip(&conn.out) {
+                *slice = IoSlice::new(piece);
+                count += 1;
+            }
+            let slices = &slices[..count];
             let result = match conn.tls.as_mut() {
-                Some(tls) => tls.writer().write_vectored(&slices),
-                None => conn.stream.write_vectored(&slices),
+                Some(tls) => tls.writer().write_vectored(slices),
+                None => conn.stream.write_vectored(slices),
             };
             match result {
                 Ok(0) if conn.tls.is_some() => {

@@ -79,6 +79,53 @@ impl Identity {
     pub fn fingerprint(&self) -> Fingerprint {
         fingerprint_of(self.chain.first().map_or(&[][..], |c| c.as_ref()))
     }
+
+    /// The rustls configuration an endpoint with this identity serves `msrps` with: ring's
+    /// provider, rustls's safe default protocol versions, this certificate, and a client
+    /// certificate asked for and taken whatever it is, since which one a client must present
+    /// depends on the session its first request names (the endpoint checks its fingerprint
+    /// when the connection is bound to that session). For connections of your own that should
+    /// behave as the endpoint's do.
+    pub fn server_config(&self) -> Result<Arc<ServerConfig>, TlsError> {
+        let provider = provider();
+        let verifier = Arc::new(AnyClientCertificate {
+            provider: provider.clone(),
+        });
+        let config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(TlsError::Config)?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(self.chain.clone(), self.key.clone_key())
+            .map_err(TlsError::Config)?;
+        Ok(Arc::new(config))
+    }
+
+    /// The rustls configuration an endpoint with this identity connects with to a peer checked
+    /// as `verification` says, presenting this certificate. Sessions are not resumed: every
+    /// connection shows its certificate, which the peer checks against the SDP.
+    pub fn client_config(
+        &self,
+        verification: &PeerVerification,
+    ) -> Result<Arc<ClientConfig>, TlsError> {
+        let provider = provider();
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(TlsError::Config)?;
+        let builder = match verification {
+            PeerVerification::Fingerprints(expected) => builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(FingerprintVerifier {
+                    expected: expected.clone(),
+                    provider,
+                })),
+            PeerVerification::WebPki(roots) => builder.with_root_certificates(roots.clone()),
+        };
+        let mut config = builder
+            .with_client_auth_cert(self.chain.clone(), self.key.clone_key())
+            .map_err(TlsError::Config)?;
+        config.resumption = rustls::client::Resumption::disabled();
+        Ok(Arc::new(config))
+    }
 }
 
 /// A cryptographically secure random source for session configurations (transaction ids,
@@ -230,45 +277,6 @@ impl ClientCertVerifier for AnyClientCertificate {
     }
 
     signature_checks!();
-}
-
-/// The configuration of this endpoint as a TLS server.
-pub(crate) fn server_config(identity: &Identity) -> Result<Arc<ServerConfig>, TlsError> {
-    let provider = provider();
-    let verifier = Arc::new(AnyClientCertificate {
-        provider: provider.clone(),
-    });
-    let config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(TlsError::Config)?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(identity.chain.clone(), identity.key.clone_key())
-        .map_err(TlsError::Config)?;
-    Ok(Arc::new(config))
-}
-
-/// The configuration of this endpoint as a TLS client towards a peer verified as given.
-pub(crate) fn client_config(
-    identity: &Identity,
-    verification: &PeerVerification,
-) -> Result<Arc<ClientConfig>, TlsError> {
-    let provider = provider();
-    let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(TlsError::Config)?;
-    let builder = match verification {
-        PeerVerification::Fingerprints(expected) => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(FingerprintVerifier {
-                expected: expected.clone(),
-                provider,
-            })),
-        PeerVerification::WebPki(roots) => builder.with_root_certificates(roots.clone()),
-    };
-    let config = builder
-        .with_client_auth_cert(identity.chain.clone(), identity.key.clone_key())
-        .map_err(TlsError::Config)?;
-    Ok(Arc::new(config))
 }
 
 #[cfg(test)]
