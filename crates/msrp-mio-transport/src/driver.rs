@@ -18,7 +18,7 @@ use msrp_session::{
 use msrp_uri::Host;
 use msrp_wire::StatusCode;
 use rustls::pki_types::ServerName;
-use rustls::{ClientConnection, ServerConfig, ServerConnection};
+use rustls::{ClientConfig, ClientConnection, ServerConfig, ServerConnection};
 
 use crate::api::{
     Command, EndpointConfig, EndpointEvent, MessageRef, OpenError, Role, SessionId, SessionSpec,
@@ -29,6 +29,8 @@ use crate::tls::{self, Identity, PeerVerification};
 pub(crate) const WAKER: Token = Token(0);
 /// Pieces handed to one vectored write.
 const MAX_IOVECS: usize = 64;
+/// Most TLS client configurations kept for reuse (one per way of checking peers).
+const CLIENT_CONFIGS: usize = 64;
 
 /// Where events go: a channel, or a handler running on the loop's thread.
 pub(crate) enum Sink {
@@ -131,6 +133,13 @@ struct Conn {
     closing: Option<TransportError>,
     /// Received ciphertext not yet given to rustls, kept while input is paused.
     tls_in: Vec<u8>,
+    /// Whether input stopped because responses wait to be written (the MSRP connection's
+    /// `wants_read` was false): it must be taken up again once they are, since the socket's
+    /// readiness (edge-triggered) will not be announced again.
+    input_waits: bool,
+    /// The MSRP connection's next timeout as of the last time the connection was served, so
+    /// that finding the loop's timeout does not ask every session of every connection.
+    timer: Option<Instant>,
 }
 
 impl Conn {
@@ -152,7 +161,22 @@ impl Conn {
             interest: Interest::READABLE | Interest::WRITABLE,
             closing: None,
             tls_in: Vec::new(),
+            input_waits: false,
+            timer: None,
         }
+    }
+
+    /// Whether received bytes may be taken in now; notes when the MSRP connection is what
+    /// stops them.
+    fn may_read(&mut self, paused: bool) -> bool {
+        if paused {
+            return false;
+        }
+        if !self.msrp.wants_read() {
+            self.input_waits = true;
+            return false;
+        }
+        true
     }
 
     fn close(&mut self, error: TransportError) {
@@ -215,6 +239,8 @@ pub(crate) struct Driver {
     identity: Identity,
     server_tls: Option<Arc<ServerConfig>>,
     read_buf: Vec<u8>,
+    /// TLS client configurations by [`verification_key`].
+    client_configs: HashMap<String, Arc<ClientConfig>>,
     /// The pieces a connection hands out to write, on their way to its queue.
     pieces: Vec<Bytes>,
     /// Connections to look at in this turn of the loop.
@@ -242,6 +268,7 @@ impl Driver {
             commands,
             read_buf: vec![0; config.read_size.max(4096)],
             pieces: Vec::new(),
+            client_configs: HashMap::new(),
             config,
             sink: Some(sink),
             outbox: VecDeque::new(),
@@ -393,7 +420,7 @@ impl Driver {
     fn next_deadline(&self) -> Option<Instant> {
         self.conns
             .values()
-            .flat_map(|c| [c.deadline, c.msrp.poll_timeout()])
+            .flat_map(|c| [c.deadline, c.timer])
             .flatten()
             .chain(self.shutdown)
             .min()
@@ -414,8 +441,7 @@ impl Driver {
             .conns
             .iter()
             .filter(|(_, c)| {
-                c.deadline.is_some_and(|d| d <= now)
-                    || c.msrp.poll_timeout().is_some_and(|d| d <= now)
+                c.deadline.is_some_and(|d| d <= now) || c.timer.is_some_and(|d| d <= now)
             })
             .map(|(t, _)| *t)
             .collect();
@@ -605,6 +631,27 @@ impl Driver {
         Ok(())
     }
 
+    /// The TLS client configuration for peers checked as `verification` says, built once:
+    /// building one parses the private key.
+    fn client_config(
+        &mut self,
+        verification: &PeerVerification,
+    ) -> Result<Arc<ClientConfig>, OpenError> {
+        let key = verification_key(Some(verification));
+        if let Some(config) = self.client_configs.get(&key) {
+            return Ok(config.clone());
+        }
+        let config = self
+            .identity
+            .client_config(verification)
+            .map_err(|e| OpenError::Tls(e.to_string()))?;
+        if self.client_configs.len() >= CLIENT_CONFIGS {
+            self.client_configs.clear();
+        }
+        self.client_configs.insert(key, config.clone());
+        Ok(config)
+    }
+
     fn connect(
         &mut self,
         addr: SocketAddr,
@@ -631,10 +678,7 @@ impl Driver {
                 .verification
                 .as_ref()
                 .ok_or_else(|| OpenError::Tls("no verification".into()))?;
-            let config = self
-                .identity
-                .client_config(verification)
-                .map_err(|e| OpenError::Tls(e.to_string()))?;
+            let config = self.client_config(verification)?;
             let name = match first_hop.host() {
                 Host::Name(name) => ServerName::try_from(name.to_owned())
                     .map_err(|e| OpenError::Tls(e.to_string()))?,
@@ -726,6 +770,7 @@ impl Driver {
                     self.events_of(&mut conn, token, now);
                     conn.msrp.take_session(key);
                     conn.keys.remove(&key);
+                    conn.timer = conn.msrp.poll_timeout();
                     self.conns.insert(token, conn);
                 }
                 self.forget(session);
@@ -777,16 +822,34 @@ impl Driver {
             if conn.outgoing && !conn.ready && conn.tls.is_none() && conn.writable {
                 self.check_connected(&mut conn, token, now);
             }
-            self.read(&mut conn, token, now);
-            self.write(&mut conn, now);
-            if conn.tls.is_some() {
-                self.after_handshake(&mut conn, token, now);
+            loop {
+                self.read(&mut conn, token, now);
+                self.write(&mut conn, now);
+                if conn.tls.is_some() {
+                    self.after_handshake(&mut conn, token, now);
+                }
+                self.events_of(&mut conn, token, now);
+                // Binding a session may have resumed input and produced output.
+                self.write(&mut conn, now);
+                // Input stops while responses wait to be written. Once the writes have made
+                // room, what the decoder holds is handled and the socket read again: its
+                // readiness, edge-triggered, will not be announced again.
+                if conn.closing.is_some() || self.paused {
+                    break;
+                }
+                if !conn.msrp.wants_read() {
+                    conn.input_waits = true;
+                    break;
+                }
+                if !conn.input_waits {
+                    break;
+                }
+                conn.input_waits = false;
+                conn.msrp.resume(now);
             }
-            self.events_of(&mut conn, token, now);
-            // Binding a session may have resumed input and produced output.
-            self.write(&mut conn, now);
         }
         self.update_interest(&mut conn, token);
+        conn.timer = conn.msrp.poll_timeout();
         self.conns.insert(token, conn);
     }
 
@@ -831,7 +894,7 @@ impl Driver {
 
     fn read(&mut self, conn: &mut Conn, token: Token, now: Instant) {
         while conn.readable && conn.closing.is_none() {
-            if self.paused || !conn.msrp.wants_read() {
+            if !conn.may_read(self.paused) {
                 return;
             }
             if conn.tls.is_some() {
@@ -839,13 +902,11 @@ impl Driver {
                     return;
                 }
             } else {
-                let stream = &mut conn.stream;
-                let result = conn
-                    .msrp
-                    .fill(now, self.config.read_size, |buf| stream.read(buf));
-                match result {
+                // Read into the shared buffer, then copy what came: a read straight into the
+                // decoder would first zero as many bytes as it might read.
+                match conn.stream.read(&mut self.read_buf) {
                     Ok(0) => conn.close(TransportError::Closed),
-                    Ok(_) => {}
+                    Ok(n) => conn.msrp.handle_input(now, &self.read_buf[..n]),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => conn.readable = false,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => conn.close(TransportError::Io(io_text(&e))),
@@ -855,10 +916,55 @@ impl Driver {
         }
     }
 
+    /// Hands the plaintext rustls holds to the MSRP connection, as much as it takes. Returns
+    /// whether input may go on.
+    fn take_plaintext(conn: &mut Conn, paused: bool, now: Instant) -> bool {
+        loop {
+            if !conn.may_read(paused) {
+                return false;
+            }
+            let Some(tls) = conn.tls.as_mut() else {
+                return false;
+            };
+            let pending = match tls.process_new_packets() {
+                Ok(state) => state.plaintext_bytes_to_read(),
+                Err(e) => {
+                    // Tell the peer why, then give up.
+                    let _ = tls.write_tls(&mut conn.stream);
+                    conn.close(match e {
+                        rustls::Error::InvalidCertificate(_) => TransportError::Fingerprint,
+                        _ => TransportError::Tls(e.to_string()),
+                    });
+                    return false;
+                }
+            };
+            if pending == 0 {
+                return true;
+            }
+            // Exactly what rustls holds, so that the decoder zeroes no more than it gets.
+            match conn.msrp.fill(now, pending, |buf| tls.reader().read(buf)) {
+                Ok(0) => {
+                    conn.close(TransportError::Closed);
+                    return false;
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+                Err(e) => {
+                    conn.close(TransportError::Tls(io_text(&e)));
+                    return false;
+                }
+            }
+        }
+    }
+
     /// Reads ciphertext into the shared buffer and feeds it to rustls (whose own reads take at
     /// most 4 KiB at a time), then hands the plaintext to the MSRP connection. Returns whether
     /// to keep reading.
     fn read_tls(&mut self, conn: &mut Conn, now: Instant) -> bool {
+        // Plaintext left from a turn that stopped input comes before new bytes.
+        if !Self::take_plaintext(conn, self.paused, now) {
+            return false;
+        }
         let mut leftover = core::mem::take(&mut conn.tls_in);
         let (data, n): (&[u8], usize) = if leftover.is_empty() {
             match conn.stream.read(&mut self.read_buf) {
@@ -882,48 +988,19 @@ impl Driver {
             (&leftover[..], n)
         };
         let mut rest = &data[..n];
-        let Some(tls) = conn.tls.as_mut() else {
-            return false;
-        };
         while !rest.is_empty() {
+            let Some(tls) = conn.tls.as_mut() else {
+                return false;
+            };
             if let Err(e) = tls.read_tls(&mut rest) {
                 conn.close(TransportError::Tls(io_text(&e)));
                 return false;
             }
-            if let Err(e) = tls.process_new_packets() {
-                // Tell the peer why, then give up.
-                let _ = tls.write_tls(&mut conn.stream);
-                let error = match &e {
-                    rustls::Error::InvalidCertificate(_) => TransportError::Fingerprint,
-                    _ => TransportError::Tls(e.to_string()),
-                };
-                conn.close(error);
-                return false;
-            }
-            loop {
-                if !conn.msrp.wants_read() || self.paused {
-                    break;
+            if !Self::take_plaintext(conn, self.paused, now) {
+                if conn.closing.is_none() {
+                    // Keep what rustls has not taken until input resumes.
+                    conn.tls_in.extend_from_slice(rest);
                 }
-                let result = conn
-                    .msrp
-                    .fill(now, self.config.read_size, |buf| tls.reader().read(buf));
-                match result {
-                    Ok(0) => {
-                        conn.close(TransportError::Closed);
-                        return false;
-                    }
-                    Ok(_) => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) => {
-                        conn.close(TransportError::Tls(io_text(&e)));
-                        return false;
-                    }
-                }
-            }
-            if !conn.msrp.wants_read() || self.paused {
-                // Keep what rustls has not taken until input resumes.
-                conn.tls_in.extend_from_slice(rest);
-                leftover.clear();
                 return false;
             }
         }

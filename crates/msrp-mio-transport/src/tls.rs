@@ -302,7 +302,8 @@ mod tests {
         assert!(matches_fingerprint(a.chain[0].as_ref(), &[upper]));
         let sha1 = Fingerprint::new("sha-1", vec![0; 20]);
         assert!(!matches_fingerprint(a.chain[0].as_ref(), &[sha1]));
-        server_config(&a).unwrap();
-        client_config(&a, &PeerVerification::Fingerprints(vec![b.fingerprint()])).unwrap();
+        a.server_config().unwrap();
+        a.client_config(&PeerVerification::Fingerprints(vec![b.fingerprint()]))
+            .unwrap();
     }
 }
