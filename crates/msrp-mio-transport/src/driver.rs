@@ -129,10 +129,14 @@ struct Conn {
     reuse: Option<PeerKey>,
     readable: bool,
     writable: bool,
-    interest: Interest,
     closing: Option<TransportError>,
     /// Received ciphertext not yet given to rustls, kept while input is paused.
     tls_in: Vec<u8>,
+    /// Whether the peer closed its side (or the socket failed): reads go on until they say so,
+    /// even after a short one.
+    read_closed: bool,
+    /// Whether rustls may hold plaintext not yet taken, because input stopped.
+    tls_pending: bool,
     /// Whether input stopped because responses wait to be written (the MSRP connection's
     /// `wants_read` was false): it must be taken up again once they are, since the socket's
     /// readiness (edge-triggered) will not be announced again.
@@ -158,12 +162,19 @@ impl Conn {
             reuse: None,
             readable: false,
             writable: false,
-            interest: Interest::READABLE | Interest::WRITABLE,
             closing: None,
             tls_in: Vec::new(),
+            tls_pending: false,
+            read_closed: false,
             input_waits: false,
             timer: None,
         }
+    }
+
+    /// Notes that handling received bytes stopped, with bytes left in the decoder, for
+    /// responses to be written first.
+    fn note_input_stop(&mut self) {
+        self.input_waits |= !self.msrp.wants_read();
     }
 
     /// Whether received bytes may be taken in now; notes when the MSRP connection is what
@@ -365,6 +376,9 @@ impl Driver {
                 if let Some(conn) = self.conns.get_mut(&token) {
                     if event.is_readable() || event.is_read_closed() || event.is_error() {
                         conn.readable = true;
+                    }
+                    if event.is_read_closed() || event.is_error() {
+                        conn.read_closed = true;
                     }
                     if event.is_writable() || event.is_error() {
                         conn.writable = true;
@@ -830,6 +844,7 @@ impl Driver {
                 }
                 self.events_of(&mut conn, token, now);
                 // Binding a session may have resumed input and produced output.
+                conn.note_input_stop();
                 self.write(&mut conn, now);
                 // Input stops while responses wait to be written. Once the writes have made
                 // room, what the decoder holds is handled and the socket read again: its
@@ -846,9 +861,10 @@ impl Driver {
                 }
                 conn.input_waits = false;
                 conn.msrp.resume(now);
+                conn.note_input_stop();
             }
         }
-        self.update_interest(&mut conn, token);
+        self.requeue_output(&conn, token);
         conn.timer = conn.msrp.poll_timeout();
         self.conns.insert(token, conn);
     }
@@ -893,7 +909,10 @@ impl Driver {
     }
 
     fn read(&mut self, conn: &mut Conn, token: Token, now: Instant) {
-        while conn.readable && conn.closing.is_none() {
+        // Input kept in rustls or in `tls_in` when it stopped is taken up without an event.
+        while (conn.readable || conn.tls_pending || !conn.tls_in.is_empty())
+            && conn.closing.is_none()
+        {
             if !conn.may_read(self.paused) {
                 return;
             }
@@ -906,7 +925,15 @@ impl Driver {
                 // decoder would first zero as many bytes as it might read.
                 match conn.stream.read(&mut self.read_buf) {
                     Ok(0) => conn.close(TransportError::Closed),
-                    Ok(n) => conn.msrp.handle_input(now, &self.read_buf[..n]),
+                    Ok(n) => {
+                        // A read that did not fill the buffer emptied the socket: the next
+                        // bytes to arrive raise a new event, and the read that would only
+                        // find nothing is saved. The end of the stream raises none of its own
+                        // once announced, so it is read until it shows.
+                        conn.readable = n == self.read_buf.len() || conn.read_closed;
+                        conn.msrp.handle_input(now, &self.read_buf[..n]);
+                        conn.note_input_stop();
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => conn.readable = false,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => conn.close(TransportError::Io(io_text(&e))),
@@ -921,6 +948,7 @@ impl Driver {
     fn take_plaintext(conn: &mut Conn, paused: bool, now: Instant) -> bool {
         loop {
             if !conn.may_read(paused) {
+                conn.tls_pending = true;
                 return false;
             }
             let Some(tls) = conn.tls.as_mut() else {
@@ -939,10 +967,13 @@ impl Driver {
                 }
             };
             if pending == 0 {
+                conn.tls_pending = false;
                 return true;
             }
             // Exactly what rustls holds, so that the decoder zeroes no more than it gets.
-            match conn.msrp.fill(now, pending, |buf| tls.reader().read(buf)) {
+            let result = conn.msrp.fill(now, pending, |buf| tls.reader().read(buf));
+            conn.note_input_stop();
+            match result {
                 Ok(0) => {
                     conn.close(TransportError::Closed);
                     return false;
@@ -972,7 +1003,11 @@ impl Driver {
                     conn.close(TransportError::Closed);
                     return false;
                 }
-                Ok(n) => (&self.read_buf[..], n),
+                Ok(n) => {
+                    // As for plain reads: a short read emptied the socket.
+                    conn.readable = n == self.read_buf.len() || conn.read_closed;
+                    (&self.read_buf[..], n)
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     conn.readable = false;
                     return false;
@@ -1090,7 +1125,12 @@ impl Driver {
         }
     }
 
-    fn update_interest(&mut self, conn: &mut Conn, token: Token) {
+    /// Puts a connection with output to write back on the list for the next turn when its
+    /// socket is known to be writable: no event would come for it. Sockets stay registered for
+    /// both readiness kinds, edge-triggered, since a writable event only follows a write that
+    /// found the socket full; changing the registration as output comes and goes would cost two
+    /// system calls per message.
+    fn requeue_output(&mut self, conn: &Conn, token: Token) {
         if conn.closing.is_some() {
             return;
         }
@@ -1098,24 +1138,6 @@ impl Driver {
             || conn.msrp.wants_write()
             || (conn.outgoing && !conn.ready)
             || conn.tls.as_ref().is_some_and(|t| t.wants_write());
-        let interest = if wants_write {
-            Interest::READABLE | Interest::WRITABLE
-        } else {
-            Interest::READABLE
-        };
-        if interest != conn.interest {
-            if self
-                .poll
-                .registry()
-                .reregister(&mut conn.stream, token, interest)
-                .is_err()
-            {
-                conn.close(TransportError::Io("cannot watch the socket".into()));
-                return;
-            }
-            conn.interest = interest;
-        }
-        // Output can wait without an event when the socket is known to be writable.
         if wants_write && conn.writable {
             self.dirty.push(token);
         }
