@@ -339,10 +339,11 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
                 }
             }
             EndpointEvent::Session(_, Event::SessionFailed(why)) => {
-                listener.event(json!({"event": "closed", "reason": why.to_string()}))?;
                 receiving.clear();
-                // Ready for the next sender, on the same URI.
+                // Ready for the next sender, on the same URI, before saying so: a script may
+                // start the next sender as soon as it reads this line.
                 open(&endpoint, args, &uri)?;
+                listener.event(json!({"event": "closed", "reason": why.to_string()}))?;
             }
             EndpointEvent::ConnectionError { peer, error, .. } => {
                 listener.event(json!({"event": "connection_error", "peer": peer.to_string(), "error": error.to_string()}))?;

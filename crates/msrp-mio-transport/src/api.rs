@@ -26,6 +26,10 @@ pub struct EndpointConfig {
     /// Time an incoming connection has to complete its TLS handshake and first request, which
     /// binds it to a session (RFC 4975 §5.4); an idle or slow peer is dropped. Default 10 s.
     pub first_frame_timeout: Duration,
+    /// Time a connection is kept once no session uses it, for new sessions to the same peer
+    /// to reuse; then it is closed (RFC 4975 §4: nodes can "close these connections when no
+    /// sessions have used them for some period of time"). Default 60 s.
+    pub unused_connection_timeout: Duration,
     /// Time an outgoing connection has to connect (and complete TLS). Default 10 s.
     pub connect_timeout: Duration,
     /// Bytes read from a socket at a time. Default 256 KiB.
@@ -50,6 +54,7 @@ impl Default for EndpointConfig {
             identity: None,
             max_connections: 4096,
             first_frame_timeout: Duration::from_secs(10),
+            unused_connection_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(10),
             read_size: 256 << 10,
             write_buffer: 256 << 10,

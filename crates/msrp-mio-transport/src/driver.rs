@@ -632,6 +632,10 @@ impl Driver {
                 .insert_session(*session)
                 .map_err(|e| OpenError::Connect(e.to_string()))?;
             conn.keys.insert(key, id);
+            if conn.ready {
+                // A connection kept after its last session went is in use again.
+                conn.deadline = None;
+            }
             let ready = conn.ready;
             let peer = conn.peer;
             entry.place = Place::Bound { token, key };
@@ -784,6 +788,7 @@ impl Driver {
                     self.events_of(&mut conn, token, now);
                     conn.msrp.take_session(key);
                     conn.keys.remove(&key);
+                    self.note_unused(&mut conn, now);
                     conn.timer = conn.msrp.poll_timeout();
                     self.conns.insert(token, conn);
                 }
@@ -865,8 +870,17 @@ impl Driver {
             }
         }
         self.requeue_output(&conn, token);
+        self.note_unused(&mut conn, now);
         conn.timer = conn.msrp.poll_timeout();
         self.conns.insert(token, conn);
+    }
+
+    /// Starts the clock on a connection no session uses any more, for it to be closed unless a
+    /// new session comes to use it.
+    fn note_unused(&self, conn: &mut Conn, now: Instant) {
+        if conn.keys.is_empty() && conn.ready && conn.deadline.is_none() {
+            conn.deadline = Some(now + self.config.unused_connection_timeout);
+        }
     }
 
     /// A plain outgoing connection is up once the socket is writable without error.
@@ -1152,7 +1166,14 @@ impl Driver {
                     let Some(&session) = conn.keys.get(&key) else {
                         continue;
                     };
+                    let failed = matches!(event, Event::SessionFailed(_));
                     self.session_event(session, event);
+                    if failed {
+                        // The session is over: it no longer holds the connection (later
+                        // requests for it get 481).
+                        conn.keys.remove(&key);
+                        conn.msrp.take_session(key);
+                    }
                 }
                 ConnectionEvent::UnknownSession { session_id } => {
                     self.bind(conn, token, &session_id, now);

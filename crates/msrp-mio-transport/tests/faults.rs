@@ -275,3 +275,58 @@ fn slowloris_connection_is_dropped() {
     assert_eq!(n, 0);
     assert!(started.elapsed() < Duration::from_secs(4));
 }
+
+#[test]
+fn a_connection_no_session_uses_is_closed_after_a_while() {
+    let mut config = EndpointConfig::default();
+    config.unused_connection_timeout = Duration::from_millis(300);
+    let server = Endpoint::start(config).unwrap();
+    let addr = server
+        .handle()
+        .listen("127.0.0.1:0".parse().unwrap(), false)
+        .unwrap();
+    let s_uri = uri("msrp", addr, "srv0session");
+    let c_uri = uri("msrp", "127.0.0.1:9".parse().unwrap(), "raw0session");
+    let sc = SessionConfig::new(s_uri.parse().unwrap(), c_uri.parse().unwrap(), random(1));
+    let session = server
+        .handle()
+        .open_session(SessionSpec::new(sc, Role::Passive))
+        .unwrap();
+    // A plain socket plays the peer: one SEND, which binds the connection to the session.
+    let mut raw = std::net::TcpStream::connect(addr).unwrap();
+    let send = format!(
+        "MSRP t7k2p9q4 SEND\r\nTo-Path: {s_uri}\r\nFrom-Path: {c_uri}\r\nMessage-ID: m1k8w3\r\n\
+         Byte-Range: 1-2/2\r\nContent-Type: text/plain\r\n\r\nhi\r\n-------t7k2p9q4$\r\n"
+    );
+    raw.write_all(send.as_bytes()).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.ends_with(b"-------t7k2p9q4$\r\n") {
+        let n = raw.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before answering");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(
+        got.starts_with(b"MSRP t7k2p9q4 200"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    // While the session lives, the connection stays, however long it is idle.
+    raw.set_read_timeout(Some(Duration::from_millis(800)))
+        .unwrap();
+    let idle = raw.read(&mut buf).unwrap_err();
+    assert!(
+        matches!(
+            idle.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+        "{idle:?}"
+    );
+    // Once it is closed, the connection goes after the configured time.
+    server.handle().close_session(session);
+    let closed_at = Instant::now();
+    raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(raw.read(&mut buf).unwrap(), 0, "the connection is closed");
+    assert!(closed_at.elapsed() >= Duration::from_millis(250));
+}
