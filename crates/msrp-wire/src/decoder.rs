@@ -840,6 +840,11 @@ macro_rules! feed_methods {
         ///
         /// `read` must return how many bytes it wrote (at most the slice's length); the rest of
         /// the slice is discarded. Its error is passed through.
+        ///
+        /// The `max` bytes are zeroed before `read` sees them, since safe Rust hands out no
+        /// uninitialised memory: pass about what the read will return (what a TLS library says
+        /// it holds, say), not a large fixed size, or read into a buffer of your own and
+        /// [`push`](Self::push).
         pub fn fill<E>(
             &mut self,
             max: usize,
@@ -855,6 +860,23 @@ macro_rules! feed_methods {
             };
             self.core.buf.truncate(len + n);
             result.map(|_| n)
+        }
+
+        /// Gives back the buffer's memory when it holds nothing, for a connection that goes
+        /// idle; the next push allocates again. Memory that frames or body pieces handed out
+        /// still use stays theirs.
+        ///
+        /// A busy decoder keeps its buffer: bytes are read into spare room left by earlier
+        /// reads, without an allocation each time.
+        pub fn release_memory(&mut self) {
+            if self.core.buf.is_empty() {
+                self.core.buf = BytesMut::new();
+            }
+        }
+
+        /// Bytes of memory the buffer holds, used or not.
+        pub fn capacity(&self) -> usize {
+            self.core.buf.capacity()
         }
 
         /// Bytes received but not yet handed out.

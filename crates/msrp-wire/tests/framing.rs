@@ -430,3 +430,24 @@ fn end_of_stream_mid_frame_is_visible() {
     assert!(!d.is_mid_frame());
     assert_eq!(d.position(), wire.len() as u64);
 }
+
+#[test]
+fn an_idle_decoder_gives_its_memory_back() {
+    let wire = send(b"abc", b'$');
+    let mut d = Decoder::new();
+    d.push(&wire[..wire.len() - 3]);
+    assert!(d.capacity() > 0);
+    // Part of a frame is kept.
+    d.release_memory();
+    assert_eq!(d.buffered(), wire.len() - 3);
+    assert!(d.capacity() >= d.buffered());
+    d.push(&wire[wire.len() - 3..]);
+    let frame = d.decode().unwrap().unwrap();
+    assert_eq!(frame.body(), Some(&b"abc"[..]));
+    // Nothing buffered: the memory goes, and the frame handed out is unaffected.
+    d.release_memory();
+    assert_eq!(d.capacity(), 0);
+    assert_eq!(frame.body(), Some(&b"abc"[..]));
+    d.push(&wire);
+    assert_eq!(d.decode().unwrap().unwrap().body(), Some(&b"abc"[..]));
+}
