@@ -269,13 +269,14 @@ impl<'a, B: BufMut> HeadWriter<'a, B> {
 
     /// Appends `name: value` with a value given as bytes (for UTF-8 that was received as is).
     pub fn header_bytes(&mut self, name: &str, value: &[u8]) -> Result<&mut Self, EncodeError> {
-        if !is_hname(name.as_bytes()) {
+        let known = HeaderName::from_bytes(name.as_bytes());
+        // A known name matched, ignoring case, is a valid `hname`; only others need checking.
+        if known == HeaderName::Extension && !is_hname(name.as_bytes()) {
             return Err(EncodeError::HeaderName);
         }
         if find_non_text(value).is_some() {
             return Err(EncodeError::HeaderValue);
         }
-        let known = HeaderName::from_bytes(name.as_bytes());
         // RFC 4975 §9: "headers = To-Path CRLF From-Path CRLF 1*( header CRLF )".
         let expected = match self.count {
             0 => Some(HeaderName::ToPath),
@@ -296,8 +297,16 @@ impl<'a, B: BufMut> HeadWriter<'a, B> {
             });
         }
         self.mime |= is_mime(known, name);
-        self.dst.put_slice(name.as_bytes());
-        self.dst.put_slice(b": ");
+        match known.canonical_line_start() {
+            // The usual spelling: name and separator in one piece.
+            Some(start) if &start[..start.len() - 2] == name.as_bytes() => {
+                self.dst.put_slice(start);
+            }
+            _ => {
+                self.dst.put_slice(name.as_bytes());
+                self.dst.put_slice(b": ");
+            }
+        }
         self.dst.put_slice(value);
         self.dst.put_slice(b"\r\n");
         self.count += 1;

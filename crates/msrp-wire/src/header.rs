@@ -109,6 +109,11 @@ impl HeaderName {
         }
     }
 
+    /// The canonical spelling followed by `": "`, for a known name.
+    pub(crate) fn canonical_line_start(self) -> Option<&'static [u8]> {
+        CANONICAL.get(self as usize).map(|s| s.as_bytes())
+    }
+
     /// Looks a name up, ignoring ASCII case (ABNF strings are case-insensitive, RFC 5234 §2.3).
     pub fn from_bytes(name: &[u8]) -> Self {
         // Dispatch on length and first letter so that at most one full comparison runs.
