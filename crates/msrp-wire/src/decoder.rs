@@ -126,6 +126,7 @@ impl Matcher {
 
     /// Examines the bytes from `self.pos` to the end of `buf`. `base` is the stream offset of
     /// `buf[0]`, for errors.
+    #[inline(always)]
     fn run(
         &mut self,
         buf: &[u8],
@@ -260,6 +261,7 @@ impl Matcher {
         self.pos = end;
     }
 
+    #[inline(always)]
     fn found(&mut self, base: u64) -> Result<Option<EndLine>, ParseError> {
         // RFC 4975 §7.1: "If a body is present, the end-line MUST be preceded by a CRLF that is
         // not part of the body."
@@ -371,10 +373,24 @@ impl Core {
     /// bytes, without the bookkeeping that lets [`parse_head`](Self::parse_head) resume across
     /// pushes. `None`, with nothing changed, for anything else: a partial head, a limit reached
     /// or a syntax error, which `parse_head` then handles with its exact errors.
+    #[inline(always)]
     fn fast_head(&mut self) -> Option<HeadEnd> {
+        // Only a head not begun by `parse_head`, whose headers must then be kept.
         if self.line_start != 0 || self.scan != 0 {
             return None;
         }
+        let end = self.fast_head_in_place();
+        if end.is_none() {
+            self.headers.clear();
+        }
+        end
+    }
+
+    /// The work of [`fast_head`](Self::fast_head). Header positions go straight into
+    /// `self.headers`: building them elsewhere and copying them over right after their narrow
+    /// writes would stall the copy's wide reads (the writes are still on their way to memory).
+    #[inline(always)]
+    fn fast_head_in_place(&mut self) -> Option<HeadEnd> {
         let b = &self.buf[..self.buf.len().min(self.limits.max_head.min(MAX_HEAD))];
         if b.get(..5)? != b"MSRP " || !b.get(5)?.is_ascii_alphanumeric() {
             return None;
@@ -420,7 +436,8 @@ impl Core {
             status,
         };
         i += 2;
-        let mut headers = HeaderIndex::default();
+        let headers = &mut self.headers;
+        headers.clear();
         let max_headers = self.limits.max_headers.min(u16::MAX as usize - 1);
         let end = loop {
             let ls = i;
@@ -486,11 +503,11 @@ impl Core {
             i += 2;
         };
         self.start = start;
-        self.headers = headers;
         Some(end)
     }
 
     /// Reads complete lines of the head; `None` when more bytes are needed.
+    #[inline(never)]
     fn parse_head(&mut self) -> Result<Option<HeadEnd>, ParseError> {
         loop {
             let first = self.line_start == 0;
@@ -701,6 +718,7 @@ impl Core {
 
     /// Advances the decoder. With `streaming`, bodies that are not complete in the buffer are
     /// handed out in pieces; without, they are buffered up to `max_body`.
+    #[inline(always)]
     fn step(&mut self, streaming: bool) -> Result<Option<Item>, ParseError> {
         if let Some(e) = self.error {
             return Err(e);
@@ -808,6 +826,7 @@ impl Core {
     }
 
     /// Runs the end-line search over the new bytes, remembering a found end-line.
+    #[inline(always)]
     fn search(&mut self) -> Result<Option<EndLine>, ParseError> {
         if self.end_line.is_none() {
             let before = self.matcher.pos;

@@ -298,6 +298,12 @@ impl HeaderIndex {
         self.len as usize
     }
 
+    /// Forgets every header, keeping the spill's memory.
+    pub(crate) fn clear(&mut self) {
+        self.len = 0;
+        self.spill.clear();
+    }
+
     #[inline]
     pub(crate) fn push(&mut self, slot: Slot) {
         let i = self.len as usize;
