@@ -74,6 +74,14 @@ pub struct Limits {
     /// Disjoint byte ranges held for one incoming message (chunks out of order); beyond it the
     /// message gets 413. Default 256.
     pub max_ranges: usize,
+    /// Message-IDs of completed incoming messages that are remembered, so that a duplicate (a
+    /// chunk sent again after its response was lost, or a message resent on a new connection)
+    /// is acknowledged but not delivered twice (RFC 4975 §5.4: "If the receiving endpoint
+    /// receives more than one message with the same Message-ID, it SHOULD assume that the
+    /// messages are duplicates"). The oldest is forgotten first, and all of them after 30 s
+    /// without traffic. The memory grows with use, up to about 48 bytes per id (a 64-bit keyed
+    /// digest each, and their table); 0 remembers none. Default 256.
+    pub remembered_message_ids: usize,
 }
 
 impl Default for Limits {
@@ -85,6 +93,7 @@ impl Default for Limits {
             deliver_whole_up_to: 64 << 10,
             incomplete_message_timeout: Duration::from_secs(120),
             max_ranges: 256,
+            remembered_message_ids: 256,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! A connection: the byte stream that carries one or more sessions.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -10,8 +10,11 @@ use msrp_wire::{FailureReport, Flag, Frame, Head, Item, Method, StatusCode, Stre
 use crate::config::{Chunking, ConnectionConfig};
 use crate::event::{ConnectionEvent, FailedBy, SessionFailure};
 use crate::frames::write_response;
+use crate::hash::FastMap;
 use crate::message::OutgoingMessage;
-use crate::session::{Ctx, OpenChunk, Piece, Route, SendError, Session};
+use crate::session::{
+    Ctx, IDLE_RELEASE, OpenChunk, PathHeader, Paths, Piece, Route, SendError, Session,
+};
 use crate::{MessageHandle, SessionKey};
 
 /// The least an output buffer grows by.
@@ -43,9 +46,14 @@ impl core::fmt::Display for InsertError {
 impl std::error::Error for InsertError {}
 
 struct Slot {
-    session: Option<Session>,
+    /// Boxed, so that the table of slots stays small whatever a session holds.
+    session: Option<Box<Session>>,
     generation: u32,
     in_rr: bool,
+    /// Whether a request whose sole To-Path is the session's local URI, as the session writes
+    /// it, is routed to the session without reading the To-Path: whether the URI reads back as
+    /// itself, and the session-id read from its text is the session's.
+    text_routes: bool,
 }
 
 /// The body of a request being received in pieces, and where it goes.
@@ -53,6 +61,16 @@ struct Inbound {
     session: Option<u32>,
     head: Head,
     route: Route,
+}
+
+/// Where [`Connection::dispatch`] took a request or response.
+enum Routed {
+    /// To its session.
+    Session,
+    /// Nowhere: its session is not on this connection.
+    Unknown(Held),
+    /// Nowhere: it cannot be routed, and a request gets this code.
+    Unroutable(Held, StatusCode),
 }
 
 /// A request held while the application decides about its unknown session.
@@ -136,20 +154,29 @@ pub struct Connection {
     decoder: StreamDecoder,
     slots: Vec<Slot>,
     free: Vec<u32>,
-    by_id: HashMap<Box<str>, u32>,
+    /// Sessions by the session-ids of their local URIs, which the endpoint chose.
+    by_id: FastMap<Box<str>, u32>,
     /// Sessions with messages waiting, in turn order.
     rr: VecDeque<u32>,
     /// Active sessions whose first SEND is still to be written.
     binds: VecDeque<u32>,
+    /// The slot of the session the last request or response was routed to.
+    last_routed: u32,
     open: Option<(u32, OpenChunk)>,
     control: BytesMut,
     scratch: BytesMut,
+    /// Scratch space for the sessions.
+    work: Vec<u8>,
     pieces: Vec<Bytes>,
     inbound: Option<Inbound>,
     held: Option<Held>,
     events: VecDeque<ConnectionEvent>,
     failed: bool,
+    /// When bytes last arrived, and when output was last taken.
     last_progress: Option<Instant>,
+    last_output: Option<Instant>,
+    /// Whether the buffers were given back since the connection was last active.
+    released: bool,
 }
 
 impl core::fmt::Debug for Connection {
@@ -170,18 +197,22 @@ impl Connection {
             config,
             slots: Vec::new(),
             free: Vec::new(),
-            by_id: HashMap::new(),
+            by_id: FastMap::default(),
             rr: VecDeque::new(),
             binds: VecDeque::new(),
+            last_routed: 0,
             open: None,
             control: BytesMut::new(),
             scratch: BytesMut::new(),
+            work: Vec::new(),
             pieces: Vec::new(),
             inbound: None,
             held: None,
             events: VecDeque::new(),
             failed: false,
             last_progress: None,
+            last_output: None,
+            released: true,
         }
     }
 
@@ -189,14 +220,19 @@ impl Connection {
     // Sessions.
     // ---------------------------------------------------------------------------------------
 
-    /// Attaches a session. Its queued messages are sent, and an active session's first SEND is
-    /// written, on the next [`poll_transmit`](Self::poll_transmit).
-    pub fn insert_session(&mut self, session: Session) -> Result<SessionKey, InsertError> {
+    /// Attaches a session (or a boxed one, which is kept in its box). Its queued messages are
+    /// sent, and an active session's first SEND is written, on the next
+    /// [`poll_transmit`](Self::poll_transmit).
+    pub fn insert_session(
+        &mut self,
+        session: impl Into<Box<Session>>,
+    ) -> Result<SessionKey, InsertError> {
+        let session = session.into();
         if self.by_id.contains_key(session.session_id()) {
-            return Err(InsertError::Duplicate(Box::new(session)));
+            return Err(InsertError::Duplicate(session));
         }
         if self.by_id.len() >= self.config.max_sessions {
-            return Err(InsertError::TooMany(Box::new(session)));
+            return Err(InsertError::TooMany(session));
         }
         let index = match self.free.pop() {
             Some(i) => i,
@@ -205,6 +241,7 @@ impl Connection {
                     session: None,
                     generation: 0,
                     in_rr: false,
+                    text_routes: false,
                 });
                 (self.slots.len() - 1) as u32
             }
@@ -213,6 +250,8 @@ impl Connection {
         let has_ready = session.has_ready();
         let wants_bind = session.wants_bind();
         let slot = &mut self.slots[index as usize];
+        slot.text_routes = session.expects_own_uri()
+            && msrp_uri::session_id_of(session.local()) == Some(session.session_id());
         slot.session = Some(session);
         slot.in_rr = false;
         let key = SessionKey {
@@ -236,7 +275,7 @@ impl Connection {
             if i == index {
                 self.open = None;
                 msrp_wire::end_line(&mut self.scratch, &open.tid, Flag::Continued);
-                if let Some(s) = self.slots[index as usize].session.as_mut() {
+                if let Some(s) = self.slots[index as usize].session.as_deref_mut() {
                     s.requeue(open.handle);
                 }
             }
@@ -258,21 +297,14 @@ impl Connection {
         self.rr.retain(|&i| i != index);
         self.binds.retain(|&i| i != index);
         self.free.push(index);
-        Some(session)
+        Some(*session)
     }
 
     /// The session of a key, if it is still attached.
     pub fn session(&self, key: SessionKey) -> Option<&Session> {
         let slot = self.slots.get(key.index as usize)?;
         (slot.generation == key.generation)
-            .then_some(slot.session.as_ref())
-            .flatten()
-    }
-
-    fn session_mut(&mut self, key: SessionKey) -> Option<&mut Session> {
-        let slot = self.slots.get_mut(key.index as usize)?;
-        (slot.generation == key.generation)
-            .then_some(slot.session.as_mut())
+            .then_some(slot.session.as_deref())
             .flatten()
     }
 
@@ -309,11 +341,12 @@ impl Connection {
         f: impl FnOnce(&mut Session, &mut Ctx<'_>) -> R,
     ) -> Option<R> {
         let key = self.key_of(index);
-        let session = self.slots.get_mut(index as usize)?.session.as_mut()?;
+        let session = self.slots.get_mut(index as usize)?.session.as_deref_mut()?;
         let mut ctx = Ctx {
             key,
             events: &mut self.events,
             control: &mut self.control,
+            work: &mut self.work,
         };
         Some(f(session, &mut ctx))
     }
@@ -329,8 +362,13 @@ impl Connection {
         key: SessionKey,
         message: OutgoingMessage,
     ) -> Result<MessageHandle, SendError> {
-        let session = self.session_mut(key).ok_or(SendError::SessionFailed)?;
-        let handle = session.send(message)?;
+        let session = self
+            .slots
+            .get_mut(key.index as usize)
+            .filter(|slot| slot.generation == key.generation)
+            .and_then(|slot| slot.session.as_deref_mut())
+            .ok_or(SendError::SessionFailed)?;
+        let handle = session.send(message, &mut self.work)?;
         self.binds.retain(|&i| i != key.index);
         self.schedule(key.index);
         Ok(handle)
@@ -377,6 +415,7 @@ impl Connection {
         if !data.is_empty() {
             self.decoder.push(data);
             self.last_progress = Some(now);
+            self.released = false;
         }
         self.process(now);
     }
@@ -392,6 +431,7 @@ impl Connection {
         let n = self.decoder.fill(max, read)?;
         if n > 0 {
             self.last_progress = Some(now);
+            self.released = false;
         }
         self.process(now);
         Ok(n)
@@ -441,14 +481,35 @@ impl Connection {
         }
     }
 
-    /// Finds the session a request or response is for; `Err` with the code to answer when it
-    /// cannot be routed, `Ok(None)` when the session is unknown.
-    fn route(&self, head: &Head) -> Result<Option<u32>, StatusCode> {
-        match head.to_path_session_id() {
-            Some(id) => Ok(self.by_id.get(id).copied()),
-            None if head.to_path().ok().flatten().is_some() => Err(StatusCode::NO_SUCH_SESSION),
-            None => Err(StatusCode::BAD_REQUEST),
+    /// Finds the session a request or response is for, by the session-id of the first URI of
+    /// its To-Path, and returns it with the To-Path, read once for the session too; `Err` with
+    /// the code to answer when it cannot be routed, `Ok(None)` when the session is unknown.
+    fn route<'h>(&self, head: &'h Head) -> Result<Option<(u32, Paths<'h>)>, StatusCode> {
+        // Most frames are for the session the last one was for, and name it by its URI as the
+        // session writes it: that To-Path routes as its session-id would.
+        let last = self.last_routed;
+        if let Some(slot) = self.slots.get(last as usize).filter(|s| s.text_routes) {
+            if let Some(from_expected) =
+                slot.session.as_deref().and_then(|s| s.expected_paths(head))
+            {
+                let paths = Paths {
+                    to: PathHeader::Expected,
+                    from_expected,
+                };
+                return Ok(Some((last, paths)));
+            }
         }
+        let Ok(Some(to_path)) = head.to_path() else {
+            return Err(StatusCode::BAD_REQUEST);
+        };
+        let first = to_path.iter().next().unwrap_or_default();
+        let Some(id) = msrp_uri::session_id_of(first) else {
+            return Err(StatusCode::NO_SUCH_SESSION);
+        };
+        Ok(self
+            .by_id
+            .get(id)
+            .map(|&index| (index, Paths::to(PathHeader::List(to_path.as_str())))))
     }
 
     fn process(&mut self, now: Instant) {
@@ -456,9 +517,9 @@ impl Connection {
             return;
         }
         if let Some(held) = self.held.take() {
-            match self.route(held.head()) {
-                Ok(Some(index)) => self.dispatch(now, index, held),
-                _ => {
+            match self.dispatch(now, held) {
+                Routed::Session => {}
+                Routed::Unknown(held) | Routed::Unroutable(held, _) => {
                     self.held = Some(held);
                     return;
                 }
@@ -503,9 +564,9 @@ impl Connection {
     /// Routes a frame or a streamed head.
     fn incoming(&mut self, now: Instant, item: Held) {
         crate::frames::trace_received(item.head());
-        match self.route(item.head()) {
-            Ok(Some(index)) => self.dispatch(now, index, item),
-            Ok(None)
+        match self.dispatch(now, item) {
+            Routed::Session => {}
+            Routed::Unknown(item)
                 if item.head().is_request() && item.head().method() != Some(Method::Report) =>
             {
                 let session_id = item
@@ -518,8 +579,8 @@ impl Connection {
                     .push_back(ConnectionEvent::UnknownSession { session_id });
             }
             // Responses and REPORTs for unknown sessions are dropped: neither is answered.
-            Ok(None) => self.discard(item),
-            Err(code) => {
+            Routed::Unknown(item) => self.discard(item),
+            Routed::Unroutable(item, code) => {
                 self.answer_unroutable(item.head(), code);
                 self.discard(item);
             }
@@ -536,22 +597,34 @@ impl Connection {
         }
     }
 
-    fn dispatch(&mut self, now: Instant, index: u32, item: Held) {
-        match item {
-            Held::Frame(frame) => {
-                self.with_session(index, |s, ctx| s.handle_frame(ctx, now, frame));
+    /// Hands a frame or a streamed head to its session, or back when it has none here.
+    fn dispatch(&mut self, now: Instant, item: Held) -> Routed {
+        let (index, route) = match self.route(item.head()) {
+            Ok(Some((index, paths))) => {
+                self.last_routed = index;
+                let route = match &item {
+                    Held::Frame(frame) => {
+                        self.with_session(index, |s, ctx| s.handle_frame(ctx, now, frame, paths));
+                        None
+                    }
+                    Held::Head(head) => Some(
+                        self.with_session(index, |s, ctx| s.handle_head(ctx, now, head, paths))
+                            .unwrap_or(Route::Discard),
+                    ),
+                };
+                (index, route)
             }
-            Held::Head(head) => {
-                let route = self
-                    .with_session(index, |s, ctx| s.handle_head(ctx, now, &head))
-                    .unwrap_or(Route::Discard);
-                self.inbound = Some(Inbound {
-                    session: Some(index),
-                    head,
-                    route,
-                });
-            }
+            Ok(None) => return Routed::Unknown(item),
+            Err(code) => return Routed::Unroutable(item, code),
+        };
+        if let (Held::Head(head), Some(route)) = (item, route) {
+            self.inbound = Some(Inbound {
+                session: Some(index),
+                head,
+                route,
+            });
         }
+        Routed::Session
     }
 
     // ---------------------------------------------------------------------------------------
@@ -582,6 +655,10 @@ impl Connection {
         max: usize,
         out: &mut Vec<Bytes>,
     ) -> usize {
+        if !self.wants_write() {
+            // Nothing to write: no buffer is made for it.
+            return 0;
+        }
         let mut n = 0;
         Self::room(&mut self.scratch);
         while n + self.scratch.len() < max {
@@ -604,18 +681,17 @@ impl Connection {
                     || !self.binds.is_empty()
                     || self.slots[index as usize]
                         .session
-                        .as_ref()
+                        .as_deref()
                         .is_some_and(Session::has_ready);
-                let (quantum, interruptible) =
-                    self.slots[index as usize]
-                        .session
-                        .as_ref()
-                        .map_or((usize::MAX, true), |s| {
-                            (
-                                s.config().quantum,
-                                s.config().chunking == Chunking::Interruptible,
-                            )
-                        });
+                let (quantum, interruptible) = self.slots[index as usize]
+                    .session
+                    .as_deref()
+                    .map_or((usize::MAX, true), |s| {
+                        (
+                            s.config().quantum,
+                            s.config().chunking == Chunking::Interruptible,
+                        )
+                    });
                 let turn_left = quantum.saturating_sub(open.written as usize);
                 if others && interruptible && turn_left == 0 {
                     self.end_open(now, Flag::Continued);
@@ -645,7 +721,7 @@ impl Connection {
                 continue;
             }
             if let Some(index) = self.binds.pop_front() {
-                if let Some(s) = self.slots[index as usize].session.as_mut() {
+                if let Some(s) = self.slots[index as usize].session.as_deref_mut() {
                     if s.wants_bind() {
                         s.write_bind(now, &mut self.scratch);
                     }
@@ -658,14 +734,14 @@ impl Connection {
             self.slots[index as usize].in_rr = false;
             let next = self.slots[index as usize]
                 .session
-                .as_mut()
+                .as_deref_mut()
                 .and_then(Session::pop_ready);
             let Some(handle) = next else {
                 continue;
             };
             if self.slots[index as usize]
                 .session
-                .as_ref()
+                .as_deref()
                 .is_some_and(Session::has_ready)
             {
                 self.schedule(index);
@@ -682,6 +758,10 @@ impl Connection {
             }
         }
         self.flush_scratch(out, &mut n);
+        if n > 0 {
+            self.last_output = Some(now);
+            self.released = false;
+        }
         n
     }
 
@@ -706,6 +786,30 @@ impl Connection {
         if buf.is_empty() || buf.capacity() - buf.len() < 4096 {
             buf.reserve(OUTPUT_RESERVE);
         }
+    }
+
+    /// When the connection, if it stays quiet, gives back its buffers: [`IDLE_RELEASE`] after
+    /// it last read or wrote, as its sessions do with their tables.
+    fn release_at(&self) -> Option<Instant> {
+        let quiet =
+            !self.released && !self.wants_write() && self.inbound.is_none() && self.held.is_none();
+        let last = self.last_progress.max(self.last_output)?;
+        quiet.then_some(last + IDLE_RELEASE)
+    }
+
+    /// Gives back the buffers of a quiet connection and the spare capacity of its queues; a
+    /// buffer is made again when there is something to read or write.
+    fn release_memory(&mut self) {
+        self.released = true;
+        self.decoder.release_memory();
+        self.control = BytesMut::new();
+        self.scratch = BytesMut::new();
+        self.work = Vec::new();
+        self.pieces = Vec::new();
+        self.events.shrink_to_fit();
+        self.rr.shrink_to_fit();
+        self.binds.shrink_to_fit();
+        self.free.shrink_to_fit();
     }
 
     fn flush_scratch(&mut self, out: &mut Vec<Bytes>, n: &mut usize) {
@@ -751,18 +855,20 @@ impl Connection {
             .map(|t| t + self.config.frame_timeout);
         self.slots
             .iter()
-            .filter_map(|s| s.session.as_ref()?.poll_timeout())
+            .filter_map(|s| s.session.as_deref()?.poll_timeout())
             .chain(frame)
+            .chain(self.release_at())
             .min()
     }
 
     /// Fires the timers due at `now`: transaction timeouts (408), success-report timeouts,
-    /// incomplete incoming messages, and an incomplete frame that makes no progress.
+    /// incomplete incoming messages, an incomplete frame that makes no progress, and the
+    /// release of the memory of sessions and buffers that have been quiet for 30 s.
     pub fn handle_timeout(&mut self, now: Instant) {
         for index in 0..self.slots.len() as u32 {
             if self.slots[index as usize]
                 .session
-                .as_ref()
+                .as_deref()
                 .and_then(Session::poll_timeout)
                 .is_some_and(|t| t <= now)
             {
@@ -775,6 +881,9 @@ impl Connection {
                 .is_some_and(|t| t + self.config.frame_timeout <= now);
         if stalled && !self.failed {
             self.fail(SessionFailure::FrameTimeout);
+        }
+        if self.release_at().is_some_and(|t| t <= now) {
+            self.release_memory();
         }
     }
 
@@ -828,7 +937,7 @@ impl Connection {
             && self
                 .slots
                 .iter()
-                .filter_map(|s| s.session.as_ref())
+                .filter_map(|s| s.session.as_deref())
                 .all(Session::is_idle)
     }
 }

@@ -27,6 +27,11 @@ impl MessageId {
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
+
+    /// The id's bytes, for writing it.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
 }
 
 impl fmt::Display for MessageId {

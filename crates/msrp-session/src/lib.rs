@@ -60,6 +60,7 @@ mod config;
 mod connection;
 mod event;
 mod frames;
+mod hash;
 mod ids;
 mod message;
 mod ranges;

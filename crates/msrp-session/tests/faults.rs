@@ -623,3 +623,75 @@ fn session_bound_elsewhere_gets_506() {
         [SessionFailure::Rejected(StatusCode::WRONG_CONNECTION)]
     );
 }
+
+/// A path header given twice is unusable even when both copies are the expected path: a SEND
+/// with two To-Paths cannot be answered (there is no URI to answer from) and is dropped, one
+/// with two From-Paths is refused with 400 (with nowhere to send it), and a response with two
+/// To-Paths is dropped.
+#[test]
+fn repeated_path_headers_are_refused() {
+    let from = format!("From-Path: {ALICE}\r\n");
+    let to = format!("To-Path: {BOB}\r\n");
+    let body = "Message-ID: d1d1\r\nContent-Type: text/plain\r\n\r\nabc\r\n";
+    for (request, refused) in [
+        (
+            format!("MSRP r1r1 SEND\r\n{to}{to}{from}{body}-------r1r1$\r\n"),
+            None,
+        ),
+        (
+            format!("MSRP r2r2 SEND\r\n{to}{from}{from}{body}-------r2r2$\r\n"),
+            Some(StatusCode::BAD_REQUEST),
+        ),
+        (
+            format!("MSRP r3r3 SEND\r\n{to}{from}{body}-------r3r3$\r\n"),
+            None,
+        ),
+    ] {
+        let mut pair = Pair::alice_bob(21);
+        let now = pair.now;
+        pair.b.conn.handle_input(now, request.as_bytes());
+        let events: Vec<_> = std::iter::from_fn(|| pair.b.conn.poll_event()).collect();
+        let mut wire = Vec::new();
+        pair.b.conn.poll_transmit(now, &mut wire);
+        let delivered = events.iter().any(|e| {
+            matches!(
+                e,
+                ConnectionEvent::Session(_, msrp_session::Event::Message(_))
+            )
+        });
+        let refusal = events.iter().find_map(|e| match e {
+            ConnectionEvent::Session(_, msrp_session::Event::Refused(r)) => Some(r.status),
+            _ => None,
+        });
+        let well_formed = request.starts_with("MSRP r3r3");
+        assert_eq!(delivered, well_formed, "{request}");
+        assert_eq!(refusal, refused, "{request}");
+        // Only the well-formed request is answered.
+        assert_eq!(!wire.is_empty(), well_formed, "{request}");
+    }
+
+    // Alice's message, answered by a 200 with its To-Path twice: the response is dropped, and
+    // the message waits for its own until it times out.
+    let mut pair = Pair::alice_bob(22);
+    let key = pair.a.key();
+    let handle = pair
+        .a
+        .conn
+        .send(key, OutgoingMessage::new("text/plain", "hi"))
+        .unwrap();
+    let now = pair.now;
+    let mut wire = Vec::new();
+    pair.a.conn.poll_transmit(now, &mut wire);
+    let mut decoder = msrp_wire::Decoder::new();
+    decoder.push(&wire);
+    let send = decoder.decode().unwrap().unwrap();
+    let tid = send.transaction_id();
+    let answer = format!(
+        "MSRP {tid} 200 OK\r\nTo-Path: {ALICE}\r\nTo-Path: {ALICE}\r\nFrom-Path: {BOB}\r\n-------{tid}$\r\n"
+    );
+    pair.a.conn.handle_input(now, answer.as_bytes());
+    pair.a.drain_events_for_test();
+    assert!(pair.a.seen.outcome(handle).is_none());
+    pair.advance(Duration::from_secs(31));
+    assert_eq!(failure(&pair, handle).by, FailedBy::Timeout);
+}
