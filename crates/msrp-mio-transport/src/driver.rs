@@ -629,7 +629,7 @@ impl Driver {
                 .ok_or_else(|| OpenError::Connect("connection vanished".into()))?;
             let key = conn
                 .msrp
-                .insert_session(*session)
+                .insert_session(session)
                 .map_err(|e| OpenError::Connect(e.to_string()))?;
             conn.keys.insert(key, id);
             if conn.ready {
@@ -1260,7 +1260,7 @@ impl Driver {
         let Place::Waiting(session) = core::mem::replace(&mut entry.place, Place::Moving) else {
             return;
         };
-        match conn.msrp.insert_session(*session) {
+        match conn.msrp.insert_session(session) {
             Ok(key) => {
                 entry.place = Place::Bound { token, key };
                 conn.keys.insert(key, id);
