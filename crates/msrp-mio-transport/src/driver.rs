@@ -198,6 +198,19 @@ impl Conn {
 
     /// Takes in a failed write: `true` when writing must stop for now, because the socket is
     /// full or the connection is closing; `false` to retry an interrupted call.
+    /// Writes the records rustls holds. Returns whether writing may go on: false when the
+    /// socket is full or the connection failed.
+    fn flush_tls(&mut self) -> bool {
+        while let Some(tls) = self.tls.as_mut().filter(|t| t.wants_write()) {
+            if let Err(e) = tls.write_tls(&mut self.stream) {
+                if self.write_failed(&e) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
     fn write_failed(&mut self, e: &io::Error) -> bool {
         match e.kind() {
             io::ErrorKind::WouldBlock => {
@@ -242,7 +255,9 @@ pub(crate) struct Driver {
     /// Events for a handler, delivered between connection work.
     outbox: VecDeque<EndpointEvent>,
     listeners: HashMap<Token, Listener>,
-    conns: HashMap<Token, Conn>,
+    /// Boxed: a connection is taken out of the map while it is served, and a `Conn` (with its
+    /// TLS state) is large enough that moving it out and back costs a visible copy per turn.
+    conns: HashMap<Token, Box<Conn>>,
     next_token: usize,
     sessions: HashMap<SessionId, Entry>,
     by_session_id: HashMap<String, SessionId>,
@@ -346,6 +361,13 @@ impl Driver {
         let mut events = mio::Events::with_capacity(1024);
         loop {
             self.deliver();
+            if !self.dirty.is_empty() {
+                // What the handler did (a message sent, a session opened) goes out now rather
+                // than after one more poll: in a request-response exchange that poll is a system
+                // call per round trip. Events it produces wait for the next turn.
+                self.service_dirty(Instant::now());
+                self.deliver();
+            }
             let now = Instant::now();
             if self.finished(now) {
                 break;
@@ -547,7 +569,7 @@ impl Driver {
             {
                 continue;
             }
-            let mut conn = Conn::new(stream, peer, false, &self.config);
+            let mut conn = Box::new(Conn::new(stream, peer, false, &self.config));
             conn.ready = true;
             conn.deadline = Some(now + self.config.first_frame_timeout);
             if tls {
@@ -689,7 +711,7 @@ impl Driver {
             .registry()
             .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
             .map_err(|e| OpenError::Connect(io_text(&e)))?;
-        let mut conn = Conn::new(stream, addr, true, &self.config);
+        let mut conn = Box::new(Conn::new(stream, addr, true, &self.config));
         conn.deadline = Some(now + self.config.connect_timeout);
         if secure {
             let verification = entry
@@ -843,13 +865,14 @@ impl Driver {
             }
             loop {
                 self.read(&mut conn, token, now);
-                self.write(&mut conn, now);
                 if conn.tls.is_some() {
                     self.after_handshake(&mut conn, token, now);
                 }
                 self.events_of(&mut conn, token, now);
                 // Binding a session may have resumed input and produced output.
                 conn.note_input_stop();
+                // One write for all the turn made: a client's Finished leaves with the first
+                // requests its sessions queued, a server's tickets with its first response.
                 self.write(&mut conn, now);
                 // Input stops while responses wait to be written. Once the writes have made
                 // room, what the decoder holds is handled and the socket read again: its
@@ -1066,12 +1089,14 @@ impl Driver {
             if conn.closing.is_some() {
                 return;
             }
-            while let Some(tls) = conn.tls.as_mut().filter(|t| t.wants_write()) {
-                if let Err(e) = tls.write_tls(&mut conn.stream) {
-                    if conn.write_failed(&e) {
-                        return;
-                    }
-                }
+            // The records rustls holds wait while plaintext is about to join them, so that what
+            // one turn makes leaves in one write: a client's Finished with its first requests,
+            // which the server then reads at once.
+            let adding = conn.ready
+                && conn.tls.as_ref().is_some_and(|t| !t.is_handshaking())
+                && (!conn.out.is_empty() || conn.msrp.wants_write());
+            if !adding && !conn.flush_tls() {
+                return;
             }
             if conn.tls.as_ref().is_some_and(|t| t.is_handshaking()) {
                 return;
@@ -1088,6 +1113,7 @@ impl Driver {
                 conn.out.extend(self.pieces.drain(..));
             }
             if conn.out.is_empty() {
+                conn.flush_tls();
                 return;
             }
             if conn.tls.is_none() && !conn.writable {
@@ -1107,7 +1133,7 @@ impl Driver {
             match result {
                 Ok(0) if conn.tls.is_some() => {
                     // rustls's buffer is full: flush it first.
-                    if !conn.tls.as_ref().is_some_and(|t| t.wants_write()) {
+                    if !conn.tls.as_ref().is_some_and(|t| t.wants_write()) || !conn.flush_tls() {
                         return;
                     }
                 }
