@@ -1,6 +1,7 @@
 //! The event loop: sockets, TLS, timers, and the sans-IO connections they drive.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -144,6 +145,8 @@ struct Conn {
     /// The MSRP connection's next timeout as of the last time the connection was served, so
     /// that finding the loop's timeout does not ask every session of every connection.
     timer: Option<Instant>,
+    /// The time of this connection's live entry in the driver's timer queue.
+    armed: Option<Instant>,
 }
 
 impl Conn {
@@ -168,6 +171,7 @@ impl Conn {
             read_closed: false,
             input_waits: false,
             timer: None,
+            armed: None,
         }
     }
 
@@ -271,6 +275,13 @@ pub(crate) struct Driver {
     pieces: Vec<Bytes>,
     /// Connections to look at in this turn of the loop.
     dirty: Vec<Token>,
+    /// When connections want their timers looked at, earliest first: at most one live entry
+    /// per connection (its `armed` time), so that neither the loop's timeout nor the due timers
+    /// cost a walk over every connection. Entries whose connection has since been armed
+    /// earlier, or has gone, are dropped as they come up.
+    timers: BinaryHeap<Reverse<(Instant, Token)>>,
+    /// Connections marked for closing since the last reaping.
+    closing: Vec<Token>,
     shutdown: Option<Instant>,
     paused: bool,
 }
@@ -307,6 +318,8 @@ impl Driver {
             identity,
             server_tls: None,
             dirty: Vec::new(),
+            timers: BinaryHeap::new(),
+            closing: Vec::new(),
             shutdown: None,
             paused: false,
         }
@@ -422,11 +435,9 @@ impl Driver {
             self.reap(now);
         }
         let now = Instant::now();
-        let tokens: Vec<Token> = self.conns.keys().copied().collect();
-        for token in tokens {
-            if let Some(conn) = self.conns.get_mut(&token) {
-                conn.close(TransportError::Shutdown);
-            }
+        for (token, conn) in &mut self.conns {
+            conn.close(TransportError::Shutdown);
+            self.closing.push(*token);
         }
         let waiting: Vec<SessionId> = self
             .sessions
@@ -454,12 +465,35 @@ impl Driver {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        self.conns
-            .values()
-            .flat_map(|c| [c.deadline, c.timer])
-            .flatten()
+        self.timers
+            .peek()
+            .map(|Reverse((at, _))| *at)
+            .into_iter()
             .chain(self.shutdown)
             .min()
+    }
+
+    /// Puts a connection back in the map after work on it: arms its timer when it now wants
+    /// one sooner than the one armed, and notes it for reaping when it is closing.
+    fn put_back(&mut self, token: Token, mut conn: Box<Conn>) {
+        if let Some(at) = [conn.deadline, conn.timer].into_iter().flatten().min() {
+            if conn.armed.is_none_or(|armed| at < armed) {
+                conn.armed = Some(at);
+                self.timers.push(Reverse((at, token)));
+            }
+        }
+        if conn.closing.is_some() {
+            self.closing.push(token);
+        }
+        self.conns.insert(token, conn);
+        // Stale entries (of connections since armed sooner, or gone) are dropped as they come
+        // up, which may be a minute away: under heavy connection churn they are swept out here,
+        // so that the queue stays in proportion to the connections.
+        if self.timers.len() > 2 * self.conns.len() + 64 {
+            let conns = &self.conns;
+            self.timers
+                .retain(|Reverse((at, t))| conns.get(t).is_some_and(|c| c.armed == Some(*at)));
+        }
     }
 
     fn service_dirty(&mut self, now: Instant) {
@@ -473,25 +507,40 @@ impl Driver {
     }
 
     fn timeouts(&mut self, now: Instant) {
-        let due: Vec<Token> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| {
-                c.deadline.is_some_and(|d| d <= now) || c.timer.is_some_and(|d| d <= now)
-            })
-            .map(|(t, _)| *t)
-            .collect();
-        for token in due {
+        // The entries due now are taken first: a timer that work on its connection arms for
+        // now again waits for the next turn rather than spinning here.
+        let mut due = Vec::new();
+        while let Some(&Reverse((at, token))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            due.push((at, token));
+        }
+        for (at, token) in due {
             let Some(mut conn) = self.conns.remove(&token) else {
                 continue;
             };
-            if conn.deadline.is_some_and(|d| d <= now) {
-                conn.close(TransportError::Timeout);
+            if conn.armed != Some(at) {
+                // Armed again for sooner since: this entry is stale.
+                self.conns.insert(token, conn);
+                continue;
             }
-            conn.msrp.handle_timeout(now);
-            self.events_of(&mut conn, token, now);
-            self.conns.insert(token, conn);
-            self.service(token, now);
+            conn.armed = None;
+            let expired = conn.deadline.is_some_and(|d| d <= now);
+            if expired || conn.timer.is_some_and(|d| d <= now) {
+                if expired {
+                    conn.close(TransportError::Timeout);
+                }
+                conn.msrp.handle_timeout(now);
+                self.events_of(&mut conn, token, now);
+                conn.timer = conn.msrp.poll_timeout();
+                self.put_back(token, conn);
+                self.service(token, now);
+            } else {
+                // Its timers moved later since it was armed: armed again for when they are.
+                self.put_back(token, conn);
+            }
         }
     }
 
@@ -585,7 +634,7 @@ impl Driver {
                     Err(_) => continue,
                 }
             }
-            self.conns.insert(conn_token, conn);
+            self.put_back(conn_token, conn);
             self.dirty.push(conn_token);
         }
     }
@@ -732,7 +781,7 @@ impl Driver {
         }
         conn.reuse = Some(peer_key.clone());
         self.reuse.insert(peer_key, token);
-        self.conns.insert(token, conn);
+        self.put_back(token, conn);
         Ok(token)
     }
 
@@ -812,7 +861,7 @@ impl Driver {
                     conn.keys.remove(&key);
                     self.note_unused(&mut conn, now);
                     conn.timer = conn.msrp.poll_timeout();
-                    self.conns.insert(token, conn);
+                    self.put_back(token, conn);
                 }
                 self.forget(session);
             }
@@ -895,7 +944,7 @@ impl Driver {
         self.requeue_output(&conn, token);
         self.note_unused(&mut conn, now);
         conn.timer = conn.msrp.poll_timeout();
-        self.conns.insert(token, conn);
+        self.put_back(token, conn);
     }
 
     /// Starts the clock on a connection no session uses any more, for it to be closed unless a
@@ -1326,13 +1375,8 @@ impl Driver {
     /// Removes the connections marked for closing: their sessions fail, and the application is
     /// told why.
     fn reap(&mut self, now: Instant) {
-        let closing: Vec<Token> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.closing.is_some())
-            .map(|(t, _)| *t)
-            .collect();
-        for token in closing {
+        let mut closing = core::mem::take(&mut self.closing);
+        for token in closing.drain(..) {
             let Some(mut conn) = self.conns.remove(&token) else {
                 continue;
             };
@@ -1361,6 +1405,10 @@ impl Driver {
             for id in ids {
                 self.forget(id);
             }
+        }
+        if self.closing.is_empty() {
+            // Keeps the allocation for the next turn.
+            self.closing = closing;
         }
     }
 }
