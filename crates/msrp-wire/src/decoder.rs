@@ -239,6 +239,7 @@ impl Matcher {
     /// finder is used: most bodies (chat messages) are short, and a short search costs less this
     /// way than the finder's set-up. Leaves `pos` at a found lead's end, at a CR whose lead the
     /// buffer does not hold yet, or after the window.
+    #[inline(always)]
     fn scan_window(&mut self, buf: &[u8]) {
         const WINDOW: usize = 64;
         let end = buf.len().min(self.pos + WINDOW);
@@ -359,6 +360,7 @@ impl Core {
     }
 
     /// Removes `n` bytes from the front of the buffer.
+    #[inline(always)]
     fn split(&mut self, n: usize) -> Bytes {
         self.base += n as u64;
         self.buf.split_to(n).freeze()
