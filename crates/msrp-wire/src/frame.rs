@@ -387,6 +387,7 @@ pub struct Frame {
 
 impl Frame {
     /// The head of the frame.
+    #[inline]
     pub fn head(&self) -> &Head {
         &self.head
     }
@@ -397,21 +398,25 @@ impl Frame {
     }
 
     /// The body, or `None` for a frame without one. An empty body is `Some(&[])`.
+    #[inline]
     pub fn body(&self) -> Option<&[u8]> {
         self.body.clone().map(|r| &self.head.raw[r])
     }
 
     /// The body as a [`Bytes`] slice of the received buffer: no copy.
+    #[inline]
     pub fn body_bytes(&self) -> Option<Bytes> {
         self.body.clone().map(|r| self.head.raw.slice(r))
     }
 
     /// The continuation flag of the end-line.
+    #[inline]
     pub fn flag(&self) -> Flag {
         self.flag
     }
 
     /// The whole frame as received, from the start line to the end-line's CRLF.
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         &self.head.raw
     }
@@ -425,6 +430,7 @@ impl Frame {
 impl Deref for Frame {
     type Target = Head;
 
+    #[inline]
     fn deref(&self) -> &Head {
         &self.head
     }
