@@ -713,7 +713,7 @@ impl Core {
             head_len,
             offset,
             start: core::mem::take(&mut self.start),
-            headers: core::mem::take(&mut self.headers),
+            headers: self.headers.take(),
             has_body,
         }
     }

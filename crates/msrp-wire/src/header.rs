@@ -304,6 +304,18 @@ impl HeaderIndex {
         self.spill.clear();
     }
 
+    /// Moves the headers out and leaves none. Unlike `mem::take`, the inline slots are left as
+    /// they are rather than zeroed: `len` says which are in use.
+    #[inline(always)]
+    pub(crate) fn take(&mut self) -> Self {
+        let len = core::mem::replace(&mut self.len, 0);
+        Self {
+            inline: self.inline,
+            len,
+            spill: core::mem::take(&mut self.spill),
+        }
+    }
+
     #[inline]
     pub(crate) fn push(&mut self, slot: Slot) {
         let i = self.len as usize;
