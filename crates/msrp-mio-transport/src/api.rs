@@ -45,6 +45,15 @@ pub struct EndpointConfig {
     /// Time a graceful [`shutdown`](crate::Endpoint::shutdown) waits for connections to drain.
     /// Default 5 s.
     pub shutdown_grace: Duration,
+    /// Time the event loop keeps polling, without sleeping, for the next event when the last
+    /// one came that soon: the 200 to a SEND it just wrote, say. Waking a sleeping thread on
+    /// another CPU can take longer than the whole exchange on loopback (measured on a 2-vCPU
+    /// VM: 200-byte SENDs in lockstep, about 16,000 round trips per second without, 70,000
+    /// with 50 µs). The price is CPU time: while events keep coming less than this apart, the
+    /// loop polls between them instead of sleeping (yielding its CPU to other threads as it
+    /// does); it sleeps again as soon as a wait runs out, so an idle endpoint costs nothing.
+    /// Zero turns it off. Default 50 µs.
+    pub busy_poll: Duration,
 }
 
 impl Default for EndpointConfig {
@@ -61,6 +70,7 @@ impl Default for EndpointConfig {
             event_capacity: 4096,
             command_capacity: 4096,
             shutdown_grace: Duration::from_secs(5),
+            busy_poll: Duration::from_micros(50),
         }
     }
 }

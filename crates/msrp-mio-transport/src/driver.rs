@@ -372,6 +372,8 @@ impl Driver {
 
     pub(crate) fn run(mut self) {
         let mut events = mio::Events::with_capacity(1024);
+        // Whether the last wait ended within `busy_poll`, so that the next one polls first.
+        let mut spinning = false;
         loop {
             self.deliver();
             if !self.dirty.is_empty() {
@@ -392,7 +394,7 @@ impl Driver {
             } else {
                 Some(std::time::Duration::ZERO)
             };
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
+            if let Err(e) = self.wait(&mut events, timeout, now, &mut spinning) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
@@ -450,6 +452,42 @@ impl Driver {
         }
         self.reap(now);
         self.deliver();
+    }
+
+    /// Waits for events, at most `timeout` (`None`: without end). With
+    /// [`EndpointConfig::busy_poll`] set and the last wait short, it first polls without
+    /// sleeping for up to that long; `spinning` tells whether this wait was short too.
+    fn wait(
+        &mut self,
+        events: &mut mio::Events,
+        timeout: Option<std::time::Duration>,
+        now: Instant,
+        spinning: &mut bool,
+    ) -> io::Result<()> {
+        let budget = self.config.busy_poll;
+        if budget.is_zero() || timeout.is_some_and(|t| t.is_zero()) {
+            return self.poll.poll(events, timeout);
+        }
+        if *spinning {
+            let until = now + timeout.map_or(budget, |t| t.min(budget));
+            loop {
+                self.poll.poll(events, Some(std::time::Duration::ZERO))?;
+                if !events.is_empty() {
+                    return Ok(());
+                }
+                if Instant::now() >= until {
+                    break;
+                }
+                // Lets a thread that shares this CPU (the peer's loop, on a small machine)
+                // run: it may be the one that is to answer.
+                std::thread::yield_now();
+            }
+        }
+        let start = Instant::now();
+        let rest = timeout.map(|t| t.saturating_sub(start - now));
+        self.poll.poll(events, rest)?;
+        *spinning = !events.is_empty() && start.elapsed() <= budget;
+        Ok(())
     }
 
     fn finished(&self, now: Instant) -> bool {

@@ -8,8 +8,8 @@ use common::{pair, wait_for};
 use msrp_mio_transport::{EndpointConfig, EndpointEvent};
 use msrp_session::{Event, OutgoingMessage};
 
-fn exchange(tls: bool) {
-    let p = pair(tls, EndpointConfig::default(), |_, _| {});
+fn exchange(tls: bool, config: EndpointConfig) {
+    let p = pair(tls, config, |_, _| {});
     let m = p.client.handle().send(
         p.client_session,
         OutgoingMessage::new("text/plain", "hello over loopback"),
@@ -47,10 +47,17 @@ fn exchange(tls: bool) {
 
 #[test]
 fn text_over_tcp() {
-    exchange(false);
+    exchange(false, EndpointConfig::default());
 }
 
 #[test]
 fn text_over_tls() {
-    exchange(true);
+    exchange(true, EndpointConfig::default());
+}
+
+#[test]
+fn text_over_tcp_with_loops_that_never_poll_ahead() {
+    let mut config = EndpointConfig::default();
+    config.busy_poll = Duration::ZERO;
+    exchange(false, config);
 }
