@@ -40,6 +40,11 @@ pub struct EndpointConfig {
     /// Events queued for the application before the endpoint stops reading from its
     /// connections. Default 4096.
     pub event_capacity: usize,
+    /// Bytes of message data (bodies of [`Event::MessageData`] and [`Event::Message`]) queued
+    /// for the application before the endpoint stops reading from its connections: the data
+    /// points into the buffers it was read into, which stay allocated until the application
+    /// drops it. Default 16 MiB.
+    pub event_bytes: usize,
     /// Commands queued from [`Handle`]s before a sending thread blocks. Default 4096.
     pub command_capacity: usize,
     /// Time a graceful [`shutdown`](crate::Endpoint::shutdown) waits for connections to drain.
@@ -68,6 +73,7 @@ impl Default for EndpointConfig {
             read_size: 256 << 10,
             write_buffer: 256 << 10,
             event_capacity: 4096,
+            event_bytes: 16 << 20,
             command_capacity: 4096,
             shutdown_grace: Duration::from_secs(5),
             busy_poll: Duration::from_micros(50),
@@ -305,9 +311,12 @@ pub(crate) struct Shared {
     pub(crate) next_message: AtomicU64,
     /// Events in the channel not yet received by the application.
     pub(crate) queued_events: AtomicUsize,
+    /// Bytes of message data in those events ([`data_len`]).
+    pub(crate) queued_bytes: AtomicUsize,
     /// Set while the loop has stopped reading because the application lags.
     pub(crate) reading_paused: AtomicBool,
     pub(crate) event_capacity: usize,
+    pub(crate) event_bytes: usize,
     pub(crate) fingerprint: Option<msrp_session::sdp::Fingerprint>,
 }
 
@@ -402,11 +411,21 @@ impl Handle {
     }
 }
 
+/// Bytes of message data an event carries, for [`EndpointConfig::event_bytes`].
+pub(crate) fn data_len(event: &EndpointEvent) -> usize {
+    match event {
+        EndpointEvent::Session(_, Event::MessageData(d)) => d.data.len(),
+        EndpointEvent::Session(_, Event::Message(m)) => m.body.len(),
+        _ => 0,
+    }
+}
+
 /// The events of an endpoint, for an application that takes them from a channel.
 ///
 /// The endpoint stops reading from its connections while more than
-/// [`EndpointConfig::event_capacity`] events wait here: a slow application slows its peers
-/// down rather than growing memory.
+/// [`EndpointConfig::event_capacity`] events, or more than [`EndpointConfig::event_bytes`]
+/// bytes of message data, wait here: a slow application slows its peers down rather than
+/// growing memory.
 pub struct Events {
     pub(crate) receiver: Receiver<EndpointEvent>,
     pub(crate) shared: Arc<Shared>,
@@ -421,8 +440,11 @@ impl fmt::Debug for Events {
 impl Events {
     fn taken(&self, event: EndpointEvent) -> EndpointEvent {
         let before = self.shared.queued_events.fetch_sub(1, Ordering::AcqRel);
+        let len = data_len(&event);
+        let bytes = self.shared.queued_bytes.fetch_sub(len, Ordering::AcqRel) - len;
         if self.shared.reading_paused.load(Ordering::Acquire)
             && before <= self.shared.event_capacity / 2
+            && bytes <= self.shared.event_bytes / 2
         {
             self.shared.wake();
         }

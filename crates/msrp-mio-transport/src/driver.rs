@@ -147,6 +147,8 @@ struct Conn {
     timer: Option<Instant>,
     /// The time of this connection's live entry in the driver's timer queue.
     armed: Option<Instant>,
+    /// Whether reading stopped with input left so that a handler could take its events first.
+    yielded: bool,
 }
 
 impl Conn {
@@ -172,6 +174,7 @@ impl Conn {
             input_waits: false,
             timer: None,
             armed: None,
+            yielded: false,
         }
     }
 
@@ -337,11 +340,14 @@ impl Driver {
     fn emit(&mut self, event: EndpointEvent) {
         match &self.sink {
             Some(Sink::Channel(tx)) => {
+                let len = crate::api::data_len(&event);
                 let queued = self.shared.queued_events.fetch_add(1, Ordering::AcqRel) + 1;
+                let bytes = self.shared.queued_bytes.fetch_add(len, Ordering::AcqRel) + len;
                 if tx.send(event).is_err() {
-                    // Nobody listens any more; the count no longer matters.
+                    // Nobody listens any more; the counts no longer matter.
                     self.shared.queued_events.fetch_sub(1, Ordering::AcqRel);
-                } else if queued >= self.config.event_capacity {
+                    self.shared.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+                } else if queued >= self.config.event_capacity || bytes >= self.config.event_bytes {
                     self.pause_reading(true);
                 }
             }
@@ -427,6 +433,7 @@ impl Driver {
             if self.paused
                 && self.shared.queued_events.load(Ordering::Acquire)
                     <= self.config.event_capacity / 2
+                && self.shared.queued_bytes.load(Ordering::Acquire) <= self.config.event_bytes / 2
             {
                 self.pause_reading(false);
                 // Connections left unread while paused are read now.
@@ -541,7 +548,11 @@ impl Driver {
         for token in dirty.drain(..) {
             self.service(token, now);
         }
-        self.dirty = dirty;
+        // Connections put back on the list while being served (output the socket can take,
+        // input left for the next turn) stay on it: no event would bring them back.
+        if self.dirty.is_empty() {
+            self.dirty = dirty;
+        }
     }
 
     fn timeouts(&mut self, now: Instant) {
@@ -964,7 +975,7 @@ impl Driver {
                 // Input stops while responses wait to be written. Once the writes have made
                 // room, what the decoder holds is handled and the socket read again: its
                 // readiness, edge-triggered, will not be announced again.
-                if conn.closing.is_some() || self.paused {
+                if conn.closing.is_some() || self.paused || conn.yielded {
                     break;
                 }
                 if !conn.msrp.wants_read() {
@@ -980,6 +991,9 @@ impl Driver {
             }
         }
         self.requeue_output(&conn, token);
+        if core::mem::take(&mut conn.yielded) {
+            self.dirty.push(token);
+        }
         self.note_unused(&mut conn, now);
         conn.timer = conn.msrp.poll_timeout();
         self.put_back(token, conn);
@@ -1064,6 +1078,15 @@ impl Driver {
                 }
             }
             self.events_of(conn, token, now);
+            // A handler takes its events between turns of the loop. Reading on while they wait
+            // would keep every buffer their data points into, and a fast peer never lets the
+            // socket run dry: the rest is read in the next turn, once they are taken.
+            if !self.outbox.is_empty()
+                && (conn.readable || conn.tls_pending || !conn.tls_in.is_empty())
+            {
+                conn.yielded = true;
+                return;
+            }
         }
     }
 

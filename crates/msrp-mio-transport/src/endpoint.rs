@@ -62,8 +62,10 @@ impl Endpoint {
             next_session: AtomicU64::new(1),
             next_message: AtomicU64::new(1),
             queued_events: AtomicUsize::new(0),
+            queued_bytes: AtomicUsize::new(0),
             reading_paused: AtomicBool::new(false),
             event_capacity: config.event_capacity.max(2),
+            event_bytes: config.event_bytes,
             fingerprint: Some(identity.fingerprint()),
         });
         let (commands_tx, commands_rx) = mpsc::sync_channel(config.command_capacity.max(1));

@@ -39,6 +39,16 @@ pub struct Pair {
 pub fn pair(tls: bool, config: EndpointConfig, tweak: impl Fn(&mut SessionConfig, bool)) -> Pair {
     let server = Endpoint::start(config.clone()).unwrap();
     let client = Endpoint::start(config).unwrap();
+    pair_of(server, client, tls, tweak)
+}
+
+/// The same on two given endpoints (one may have a handler).
+pub fn pair_of(
+    server: Endpoint,
+    client: Endpoint,
+    tls: bool,
+    tweak: impl Fn(&mut SessionConfig, bool),
+) -> Pair {
     let addr = server
         .handle()
         .listen("127.0.0.1:0".parse().unwrap(), tls)
