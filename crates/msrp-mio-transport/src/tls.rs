@@ -84,19 +84,24 @@ impl Identity {
     /// provider, rustls's safe default protocol versions, this certificate, and a client
     /// certificate asked for and taken whatever it is, since which one a client must present
     /// depends on the session its first request names (the endpoint checks its fingerprint
-    /// when the connection is bound to that session). For connections of your own that should
-    /// behave as the endpoint's do.
+    /// when the connection is bound to that session), and no session resumption. For
+    /// connections of your own that should behave as the endpoint's do.
     pub fn server_config(&self) -> Result<Arc<ServerConfig>, TlsError> {
         let provider = provider();
         let verifier = Arc::new(AnyClientCertificate {
             provider: provider.clone(),
         });
-        let config = ServerConfig::builder_with_provider(provider)
+        let mut config = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(TlsError::Config)?
             .with_client_cert_verifier(verifier)
             .with_single_cert(self.chain.clone(), self.key.clone_key())
             .map_err(TlsError::Config)?;
+        // No resumption, as for the client: every connection shows its certificate for the
+        // SDP check (RFC 4975 §14.4), so no tickets go out (they would delay the first
+        // response) and no session cache is kept.
+        config.send_tls13_tickets = 0;
+        config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
         Ok(Arc::new(config))
     }
 
