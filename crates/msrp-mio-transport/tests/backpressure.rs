@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{pair, wait_for};
+use common::{pair, wait_for, wait_outcome};
 use msrp_mio_transport::{EndpointConfig, EndpointEvent};
 use msrp_session::{Chunking, Event, OutgoingMessage};
 
@@ -43,12 +43,7 @@ fn many_small_chunks(tls: bool) {
     assert!(end.is_ok(), "{end:?}");
     assert_eq!(count, size);
     assert!(received == body, "the message arrived altered");
-    let outcome = wait_for(&p.client, Duration::from_secs(30), |e| match e {
-        EndpointEvent::Outcome {
-            message, outcome, ..
-        } if message == m => Some(outcome),
-        _ => None,
-    });
+    let outcome = wait_outcome(&p.client, m, Duration::from_secs(30));
     assert!(outcome.result.is_ok(), "{outcome:?}");
 }
 

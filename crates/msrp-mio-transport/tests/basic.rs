@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{pair, wait_for};
+use common::{pair, wait_for, wait_outcome};
 use msrp_mio_transport::{EndpointConfig, EndpointEvent};
 use msrp_session::{Event, OutgoingMessage};
 
@@ -19,12 +19,7 @@ fn exchange(tls: bool, config: EndpointConfig) {
         _ => None,
     });
     assert_eq!(&body[..], b"hello over loopback");
-    let outcome = wait_for(&p.client, Duration::from_secs(10), |e| match e {
-        EndpointEvent::Outcome {
-            message, outcome, ..
-        } if message == m => Some(outcome),
-        _ => None,
-    });
+    let outcome = wait_outcome(&p.client, m, Duration::from_secs(10));
     assert!(outcome.result.is_ok(), "{outcome:?}");
     // And back, on the same connection.
     let r = p.server.handle().send(
@@ -36,12 +31,7 @@ fn exchange(tls: bool, config: EndpointConfig) {
         _ => None,
     });
     assert_eq!(&body[..], b"hello back");
-    let outcome = wait_for(&p.server, Duration::from_secs(10), |e| match e {
-        EndpointEvent::Outcome {
-            message, outcome, ..
-        } if message == r => Some(outcome),
-        _ => None,
-    });
+    let outcome = wait_outcome(&p.server, r, Duration::from_secs(10));
     assert!(outcome.result.is_ok());
 }
 

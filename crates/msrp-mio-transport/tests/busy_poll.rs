@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{pair, wait_for};
+use common::{pair, wait_for, wait_outcome};
 use msrp_mio_transport::{EndpointConfig, EndpointEvent};
 use msrp_session::{Event, OutgoingMessage};
 
@@ -46,12 +46,7 @@ fn lockstep_with_busy_poll_delivers_everything_then_sleeps() {
             _ => None,
         });
         assert_eq!(&body[..], text.as_bytes());
-        let outcome = wait_for(&p.client, Duration::from_secs(10), |e| match e {
-            EndpointEvent::Outcome {
-                message, outcome, ..
-            } if message == m => Some(outcome),
-            _ => None,
-        });
+        let outcome = wait_outcome(&p.client, m, Duration::from_secs(10));
         assert!(outcome.result.is_ok(), "{outcome:?}");
     }
     // Idle now: each loop polls for at most 1 ms more, then sleeps. Two loops polling through

@@ -9,35 +9,17 @@ mod common;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use common::{pair_of, wait_for};
+use common::{Generated, pair_of, wait_outcome};
 use msrp_mio_transport::{Context, Endpoint, EndpointConfig, EndpointEvent};
-use msrp_session::{BodySource, Chunking, Event, OutgoingMessage};
+use msrp_session::{Chunking, Event, OutgoingMessage};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
 
 const SIZE: u64 = 64 << 20;
 
-/// A body generated as it is read: nothing of it is in memory beforehand.
-struct Generated {
-    left: u64,
-}
-
-impl BodySource for Generated {
-    fn total_len(&self) -> Option<u64> {
-        Some(SIZE)
-    }
-
-    fn read(&mut self, max: usize) -> std::io::Result<Bytes> {
-        let n = (max as u64).min(self.left) as usize;
-        self.left -= n as u64;
-        Ok(Bytes::from(vec![b'g'; n]))
-    }
-}
-
 fn message() -> OutgoingMessage {
-    OutgoingMessage::from_source("application/octet-stream", Generated { left: SIZE })
+    OutgoingMessage::from_source("application/octet-stream", Generated::new(SIZE))
 }
 
 /// A receiver with a handler that counts the data and says when the message has ended.
@@ -79,7 +61,7 @@ fn lagging_application_holds_little() {
     let p = pair_of(server, client, false, |_, _| {});
     let profiler = dhat::Profiler::builder().testing().build();
     let start = dhat::HeapStats::get().curr_bytes;
-    p.client.handle().send(p.client_session, message());
+    let sent = p.client.handle().send(p.client_session, message());
     // The application sleeps: the endpoint reads until 4 MiB of data wait, then stops.
     std::thread::sleep(Duration::from_secs(1));
     let held = dhat::HeapStats::get().curr_bytes - start;
@@ -106,10 +88,8 @@ fn lagging_application_holds_little() {
         }
     }
     assert_eq!(counted, SIZE);
-    let _ = wait_for(&p.client, Duration::from_secs(30), |e| match e {
-        EndpointEvent::Outcome { outcome, .. } => Some(outcome),
-        _ => None,
-    });
+    let outcome = wait_outcome(&p.client, sent, Duration::from_secs(30));
+    assert!(outcome.result.is_ok(), "{outcome:?}");
     drop(profiler);
 }
 

@@ -8,33 +8,15 @@ use std::io::Read;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use common::{random, uri, wait_for};
-use msrp_mio_transport::{Endpoint, EndpointConfig, EndpointEvent, Role, SessionSpec};
-use msrp_session::{BodySource, OutgoingMessage, SessionConfig};
+use common::{Generated, random, uri, wait_outcome};
+use msrp_mio_transport::{Endpoint, EndpointConfig, Role, SessionSpec};
+use msrp_session::{OutgoingMessage, SessionConfig};
 use msrp_wire::FailureReport;
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
 
 const SIZE: u64 = 64 << 20;
-
-/// A body generated as it is read: nothing of it is in memory beforehand.
-struct Generated {
-    left: u64,
-}
-
-impl BodySource for Generated {
-    fn total_len(&self) -> Option<u64> {
-        Some(SIZE)
-    }
-
-    fn read(&mut self, max: usize) -> std::io::Result<Bytes> {
-        let n = (max as u64).min(self.left) as usize;
-        self.left -= n as u64;
-        Ok(Bytes::from(vec![b'g'; n]))
-    }
-}
 
 fn stalled_peer_costs_bounded_memory() {
     let _profiler = dhat::Profiler::builder().testing().build();
@@ -50,7 +32,7 @@ fn stalled_peer_costs_bounded_memory() {
         .unwrap();
     let message = endpoint.handle().send(
         session,
-        OutgoingMessage::from_source("application/octet-stream", Generated { left: SIZE })
+        OutgoingMessage::from_source("application/octet-stream", Generated::new(SIZE))
             .failure_report(FailureReport::No),
     );
     let (mut stream, _) = listener.accept().unwrap();
@@ -84,14 +66,7 @@ fn stalled_peer_costs_bounded_memory() {
         total >= SIZE,
         "the transfer resumed and completed: {total} bytes"
     );
-    let outcome = wait_for(&endpoint, Duration::from_secs(30), |e| match e {
-        EndpointEvent::Outcome {
-            message: m,
-            outcome,
-            ..
-        } if m == message => Some(outcome),
-        _ => None,
-    });
+    let outcome = wait_outcome(&endpoint, message, Duration::from_secs(30));
     assert_eq!(outcome.result.unwrap().bytes, SIZE);
     let peak = dhat::HeapStats::get().max_bytes;
     println!("peak heap during the transfer: {peak} bytes");

@@ -5,10 +5,12 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use msrp_mio_transport::{
-    Endpoint, EndpointConfig, EndpointEvent, PeerVerification, Role, SessionId, SessionSpec,
+    Endpoint, EndpointConfig, EndpointEvent, MessageRef, PeerVerification, Role, SessionId,
+    SessionSpec,
 };
-use msrp_session::SessionConfig;
+use msrp_session::{BodySource, Outcome, SessionConfig};
 
 /// A seeded generator, so that runs are reproducible.
 pub fn random(seed: u64) -> impl FnMut(&mut [u8]) + Send + 'static {
@@ -102,5 +104,41 @@ pub fn wait_for<T>(
                 return found;
             }
         }
+    }
+}
+
+/// Waits for the outcome of `message`, failing the test after `limit`.
+pub fn wait_outcome(endpoint: &Endpoint, message: MessageRef, limit: Duration) -> Outcome {
+    wait_for(endpoint, limit, |e| match e {
+        EndpointEvent::Outcome {
+            message: m,
+            outcome,
+            ..
+        } if m == message => Some(outcome),
+        _ => None,
+    })
+}
+
+/// A body generated as it is read: nothing of it is in memory beforehand.
+pub struct Generated {
+    size: u64,
+    left: u64,
+}
+
+impl Generated {
+    pub fn new(size: u64) -> Self {
+        Self { size, left: size }
+    }
+}
+
+impl BodySource for Generated {
+    fn total_len(&self) -> Option<u64> {
+        Some(self.size)
+    }
+
+    fn read(&mut self, max: usize) -> std::io::Result<Bytes> {
+        let n = (max as u64).min(self.left) as usize;
+        self.left -= n as u64;
+        Ok(Bytes::from(vec![b'g'; n]))
     }
 }
