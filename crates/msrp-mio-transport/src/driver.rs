@@ -203,8 +203,6 @@ impl Conn {
         }
     }
 
-    /// Takes in a failed write: `true` when writing must stop for now, because the socket is
-    /// full or the connection is closing; `false` to retry an interrupted call.
     /// Writes the records rustls holds. Returns whether writing may go on: false when the
     /// socket is full or the connection failed.
     fn flush_tls(&mut self) -> bool {
@@ -218,6 +216,8 @@ impl Conn {
         true
     }
 
+    /// Takes in a failed write: `true` when writing must stop for now, because the socket is
+    /// full or the connection is closing; `false` to retry an interrupted call.
     fn write_failed(&mut self, e: &io::Error) -> bool {
         match e.kind() {
             io::ErrorKind::WouldBlock => {
