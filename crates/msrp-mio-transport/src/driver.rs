@@ -149,6 +149,10 @@ struct Conn {
     armed: Option<Instant>,
     /// Whether reading stopped with input left so that a handler could take its events first.
     yielded: bool,
+    /// Whether MSRP bytes have come in: until then the connection is being set up, and each
+    /// of its flights (a TLS handshake message, the first request) is answered after one of
+    /// the peer's public-key operations, or at once.
+    heard: bool,
 }
 
 impl Conn {
@@ -175,6 +179,7 @@ impl Conn {
             timer: None,
             armed: None,
             yielded: false,
+            heard: false,
         }
     }
 
@@ -287,6 +292,9 @@ pub(crate) struct Driver {
     closing: Vec<Token>,
     shutdown: Option<Instant>,
     paused: bool,
+    /// Until when the loop polls without sleeping because a connection being set up has just
+    /// written (see [`EndpointConfig::setup_poll`]).
+    setup_until: Option<Instant>,
 }
 
 fn io_text(e: &io::Error) -> String {
@@ -325,6 +333,7 @@ impl Driver {
             closing: Vec::new(),
             shutdown: None,
             paused: false,
+            setup_until: None,
         }
     }
 
@@ -461,9 +470,10 @@ impl Driver {
         self.deliver();
     }
 
-    /// Waits for events, at most `timeout` (`None`: without end). With
-    /// [`EndpointConfig::busy_poll`] set and the last wait short, it first polls without
-    /// sleeping for up to that long; `spinning` tells whether this wait was short too.
+    /// Waits for events, at most `timeout` (`None`: without end). It first polls without
+    /// sleeping: for up to [`EndpointConfig::busy_poll`] when the last wait was that short
+    /// (`spinning`, which tells on return whether this wait was short too), and until
+    /// `setup_until` when a connection being set up has just written.
     fn wait(
         &mut self,
         events: &mut mio::Events,
@@ -471,12 +481,19 @@ impl Driver {
         now: Instant,
         spinning: &mut bool,
     ) -> io::Result<()> {
-        let budget = self.config.busy_poll;
-        if budget.is_zero() || timeout.is_some_and(|t| t.is_zero()) {
+        if timeout.is_some_and(|t| t.is_zero()) {
             return self.poll.poll(events, timeout);
         }
-        if *spinning {
-            let until = now + timeout.map_or(budget, |t| t.min(budget));
+        let budget = self.config.busy_poll;
+        let spin_end = [
+            (*spinning && !budget.is_zero()).then(|| now + budget),
+            self.setup_until.filter(|t| *t > now),
+        ]
+        .into_iter()
+        .flatten()
+        .max();
+        if let Some(end) = spin_end {
+            let until = timeout.map_or(end, |t| end.min(now + t));
             loop {
                 self.poll.poll(events, Some(std::time::Duration::ZERO))?;
                 if !events.is_empty() {
@@ -493,7 +510,7 @@ impl Driver {
         let start = Instant::now();
         let rest = timeout.map(|t| t.saturating_sub(start - now));
         self.poll.poll(events, rest)?;
-        *spinning = !events.is_empty() && start.elapsed() <= budget;
+        *spinning = !budget.is_zero() && !events.is_empty() && start.elapsed() <= budget;
         Ok(())
     }
 
@@ -990,6 +1007,12 @@ impl Driver {
                 conn.note_input_stop();
             }
         }
+        if !conn.heard && conn.closing.is_none() && !self.config.setup_poll.is_zero() {
+            // Whatever this turn wrote (a ClientHello, a server's flight, a client's Finished
+            // with its first SEND) is answered after a public-key operation of the peer's:
+            // sooner than this thread, asleep, would wake up.
+            self.setup_until = Some(now + self.config.setup_poll);
+        }
         self.requeue_output(&conn, token);
         if core::mem::take(&mut conn.yielded) {
             self.dirty.push(token);
@@ -1069,6 +1092,7 @@ impl Driver {
                         // find nothing is saved. The end of the stream raises none of its own
                         // once announced, so it is read until it shows.
                         conn.readable = n == self.read_buf.len() || conn.read_closed;
+                        conn.heard = true;
                         conn.msrp.handle_input(now, &self.read_buf[..n]);
                         conn.note_input_stop();
                     }
@@ -1118,6 +1142,7 @@ impl Driver {
                 return true;
             }
             // Exactly what rustls holds, so that the decoder zeroes no more than it gets.
+            conn.heard = true;
             let result = conn.msrp.fill(now, pending, |buf| tls.reader().read(buf));
             conn.note_input_stop();
             match result {
@@ -1284,10 +1309,16 @@ impl Driver {
         if conn.closing.is_some() {
             return;
         }
-        let wants_write = !conn.out.is_empty()
-            || conn.msrp.wants_write()
-            || (conn.outgoing && !conn.ready)
-            || conn.tls.as_ref().is_some_and(|t| t.wants_write());
+        // Until a connection is up, what its sessions queued waits: an outgoing plain one is
+        // looked at once writable, to see whether it connected, but a TLS one is up when its
+        // handshake ends, which only the peer's flights move on. Looking at it on every turn
+        // meanwhile would keep the loop from ever sleeping.
+        let wants_write = conn.tls.as_ref().is_some_and(|t| t.wants_write())
+            || if conn.ready {
+                !conn.out.is_empty() || conn.msrp.wants_write()
+            } else {
+                conn.outgoing && conn.tls.is_none()
+            };
         if wants_write && conn.writable {
             self.dirty.push(token);
         }

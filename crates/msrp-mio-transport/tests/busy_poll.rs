@@ -1,13 +1,20 @@
 //! `EndpointConfig::busy_poll`: messages in lockstep all arrive, and once the traffic stops the
-//! event loops go back to sleep instead of polling on.
+//! event loops go back to sleep instead of polling on. `EndpointConfig::setup_poll`: a loop
+//! polls after a new connection's flight, and sleeps again when the peer does not answer.
 
 mod common;
 
 use std::time::Duration;
 
-use common::{pair, wait_for, wait_outcome};
-use msrp_mio_transport::{EndpointConfig, EndpointEvent};
-use msrp_session::{Event, OutgoingMessage};
+use common::{pair, random, uri, wait_for, wait_outcome};
+use msrp_mio_transport::{
+    Endpoint, EndpointConfig, EndpointEvent, PeerVerification, Role, SessionSpec,
+};
+use msrp_session::{Event, OutgoingMessage, SessionConfig};
+
+/// Taken by each test for its whole run: they read the CPU time of every event loop of the
+/// process, so they must not run side by side.
+static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// CPU time (user and system, in clock ticks) of this process's event-loop threads, read from
 /// `/proc`.
@@ -32,6 +39,7 @@ fn loop_threads_cpu_ticks() -> u64 {
 
 #[test]
 fn lockstep_with_busy_poll_delivers_everything_then_sleeps() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
     let mut config = EndpointConfig::default();
     config.busy_poll = Duration::from_millis(1);
     let p = pair(false, config, |_, _| {});
@@ -63,4 +71,49 @@ fn lockstep_with_busy_poll_delivers_everything_then_sleeps() {
             "the idle event loops used {spent} ticks of CPU in one second"
         );
     }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn setup_poll_ends_when_the_peer_does_not_answer() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    // A TLS server that accepts and then says nothing: the endpoint's ClientHello is the last
+    // flight it writes, so its loop polls for `setup_poll` after it and then sleeps.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = EndpointConfig::default();
+    config.busy_poll = Duration::ZERO;
+    config.setup_poll = Duration::from_millis(300);
+    config.connect_timeout = Duration::from_secs(30);
+    let client = Endpoint::start(config).unwrap();
+    let before = loop_threads_cpu_ticks();
+    let local = uri("msrps", "127.0.0.1:9".parse().unwrap(), "cli0session");
+    let remote = uri("msrps", addr, "srv0session");
+    let spec = SessionSpec::new(
+        SessionConfig::new(local.parse().unwrap(), remote.parse().unwrap(), random(1)),
+        Role::Active,
+    )
+    .verification(PeerVerification::Fingerprints(Vec::new()));
+    client.handle().open_session(spec).unwrap();
+    let (mut silent, _) = listener.accept().unwrap();
+    // The ClientHello arrives: the flight was written.
+    let mut hello = [0u8; 5];
+    std::io::Read::read_exact(&mut silent, &mut hello).unwrap();
+    assert_eq!(hello[0], 22, "a TLS handshake record");
+    std::thread::sleep(Duration::from_millis(600));
+    let polled = loop_threads_cpu_ticks() - before;
+    // 300 ms of polling is about 30 ticks; a loop that slept at once would show none. Half is
+    // asked for, since a test running beside others does not get a CPU to itself.
+    assert!(
+        polled >= 10,
+        "the loop polled for {polled} ticks after its ClientHello"
+    );
+    let before = loop_threads_cpu_ticks();
+    std::thread::sleep(Duration::from_secs(1));
+    let spent = loop_threads_cpu_ticks() - before;
+    assert!(
+        spent <= 10,
+        "the loop used {spent} ticks of CPU in a second of waiting for a silent peer"
+    );
+    drop(silent);
 }
