@@ -9,8 +9,8 @@
 //! allocator's own overhead); the kernel's socket buffers are not on it, and there is no TLS
 //! (rustls's state is per connection, not per session).
 //!
-//! Steps, each followed by a pause (300 ms) for the last responses to be handled, then a
-//! reading of the heap:
+//! Steps, each followed by a pause (1.3 s) for the last responses to be handled and the quiet
+//! connections to give back their buffers (after 1 s), then a reading of the heap:
 //!
 //! 1. The endpoint alone (the passive side listens on 100 ports).
 //! 2. 100 sessions, each on a connection of its own (the active side connects to each port
@@ -28,7 +28,7 @@
 //! heap per idle connection (step 2 less a session), which shows whether read or write buffers
 //! stay pinned while a connection is idle. The bench runs without the test harness and without
 //! criterion: their threads would allocate while the heap is counted. `MSRP_BENCH_QUICK=1`
-//! changes nothing here (the run takes about 10 s); `cargo test --benches` runs it small (4
+//! changes nothing here (the run takes about 20 s); `cargo test --benches` runs it small (4
 //! connections × 5 sessions) as a check.
 //!
 //! To see where the bytes are, `MSRP_BENCH_DHAT_JSON=FILE` measures only the side named by
@@ -52,8 +52,9 @@ static ALLOC: dhat::Alloc = dhat::Alloc;
 
 /// The argument that makes this binary the peer.
 const PEER_ARG: &str = "--idle-heap-peer";
-/// Time for the last responses to be handled before the heap is read.
-const SETTLE: Duration = Duration::from_millis(300);
+/// Time for the last responses to be handled before the heap is read, and for the connections,
+/// quiet since, to give back their buffers (`ConnectionConfig::buffer_release`, 1 s).
+const SETTLE: Duration = Duration::from_millis(1300);
 /// A session's idle release (msrp-session's `IDLE_RELEASE`) and a second.
 const RELEASE_WAIT: Duration = Duration::from_secs(31);
 

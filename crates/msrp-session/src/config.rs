@@ -192,6 +192,11 @@ pub struct ConnectionConfig {
     /// Time a frame may stay incomplete without new bytes arriving before the connection fails
     /// (an idle or slowloris peer). Default 30 s.
     pub frame_timeout: Duration,
+    /// Time without traffic after which a connection gives back its input and output buffers
+    /// (64 KiB each, made again when traffic resumes), so that an idle connection pins none.
+    /// The sessions' tables are given back after 30 s of quiet, when their Message-IDs are
+    /// forgotten. Default 1 s.
+    pub buffer_release: Duration,
 }
 
 impl Default for ConnectionConfig {
@@ -201,6 +206,7 @@ impl Default for ConnectionConfig {
             max_sessions: 1024,
             max_queued_control: 256 << 10,
             frame_timeout: Duration::from_secs(30),
+            buffer_release: Duration::from_secs(1),
         }
     }
 }

@@ -12,9 +12,7 @@ use crate::event::{ConnectionEvent, FailedBy, SessionFailure};
 use crate::frames::write_response;
 use crate::hash::FastMap;
 use crate::message::OutgoingMessage;
-use crate::session::{
-    Ctx, IDLE_RELEASE, OpenChunk, PathHeader, Paths, Piece, Route, SendError, Session,
-};
+use crate::session::{Ctx, OpenChunk, PathHeader, Paths, Piece, Route, SendError, Session};
 use crate::{MessageHandle, SessionKey};
 
 /// The least an output buffer grows by.
@@ -788,13 +786,13 @@ impl Connection {
         }
     }
 
-    /// When the connection, if it stays quiet, gives back its buffers: [`IDLE_RELEASE`] after
-    /// it last read or wrote, as its sessions do with their tables.
+    /// When the connection, if it stays quiet, gives back its buffers:
+    /// [`ConnectionConfig::buffer_release`] after it last read or wrote.
     fn release_at(&self) -> Option<Instant> {
         let quiet =
             !self.released && !self.wants_write() && self.inbound.is_none() && self.held.is_none();
         let last = self.last_progress.max(self.last_output)?;
-        quiet.then_some(last + IDLE_RELEASE)
+        quiet.then_some(last + self.config.buffer_release)
     }
 
     /// Gives back the buffers of a quiet connection and the spare capacity of its queues; a
@@ -863,7 +861,8 @@ impl Connection {
 
     /// Fires the timers due at `now`: transaction timeouts (408), success-report timeouts,
     /// incomplete incoming messages, an incomplete frame that makes no progress, and the
-    /// release of the memory of sessions and buffers that have been quiet for 30 s.
+    /// release of the buffers of a quiet connection ([`ConnectionConfig::buffer_release`]) and
+    /// of the tables of sessions quiet for 30 s.
     pub fn handle_timeout(&mut self, now: Instant) {
         for index in 0..self.slots.len() as u32 {
             if self.slots[index as usize]
