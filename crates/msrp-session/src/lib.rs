@@ -67,6 +67,7 @@ mod ranges;
 pub mod sdp;
 mod session;
 mod timer;
+mod transactions;
 
 pub use config::{Chunking, ConnectionConfig, FromPathCheck, Limits, Random, SessionConfig};
 pub use connection::{Connection, InsertError};

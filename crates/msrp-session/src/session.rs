@@ -29,6 +29,7 @@ use crate::message::{Body, BodySource, OutgoingMessage};
 use crate::ranges::RangeSet;
 use crate::sdp::FormatEntry;
 use crate::timer::Timers;
+use crate::transactions::{Transactions, tx_key};
 use crate::{IncomingKey, MessageHandle, MessageId, SessionKey};
 
 /// Bytes read from a body source at a time.
@@ -404,9 +405,8 @@ struct Sending {
     outgoing: FastMap<u64, Outgoing>,
     by_message_id: FastMap<MessageId, u64>,
     ready: VecDeque<u64>,
-    /// Transactions awaiting their response, by the ids this session drew for them (see
-    /// [`tx_key`]).
-    transactions: FastMap<u128, Tx>,
+    /// Transactions awaiting their response, by the ids this session drew for them.
+    transactions: Transactions<Tx>,
     tx_timers: Timers<u128>,
     report_timers: Timers<u64>,
 }
@@ -484,15 +484,6 @@ fn media_type(content_type: &str) -> (&str, &str) {
         Some(slash) => (&essence[..slash], &essence[slash + 1..]),
         None => (essence, ""),
     }
-}
-
-/// The key of a transaction id in the session's table of transactions: the ids the session
-/// draws have [`TransactionId::RANDOM_LEN`] characters, which fit in a `u128`. An id of another
-/// length is none of the session's.
-fn tx_key(tid: &[u8]) -> Option<u128> {
-    <[u8; TransactionId::RANDOM_LEN]>::try_from(tid)
-        .ok()
-        .map(u128::from_le_bytes)
 }
 
 /// A transaction id from 16 bytes of `random`.
@@ -872,7 +863,7 @@ impl Session {
             let mut next = || {
                 while left > 0 {
                     left -= 1;
-                    let tid = hint.take().unwrap_or_else(|| draw_tid(random));
+                    let tid = transactions.stamp(hint.take().unwrap_or_else(|| draw_tid(random)));
                     if !taken(&tid) {
                         return tid;
                     }
