@@ -236,8 +236,9 @@ struct Outgoing {
     reported: RangeSet,
     /// The end-line of the open chunk occurs ahead in the body: end the chunk first.
     cut: bool,
-    /// A transaction id drawn with the Message-ID, tried first for the first chunk.
-    first_tid: Option<TransactionId>,
+    /// Random bytes for a transaction id, drawn with the Message-ID, tried first for the
+    /// first chunk.
+    first_tid: Option<[u8; 16]>,
 }
 
 /// A chunk of a message being written, open on the connection.
@@ -486,11 +487,16 @@ fn media_type(content_type: &str) -> (&str, &str) {
     }
 }
 
-/// A transaction id from 16 bytes of `random`.
-fn draw_tid(random: &mut dyn Random) -> TransactionId {
+/// 16 bytes of `random`, for a transaction id.
+fn draw_tid_random(random: &mut dyn Random) -> [u8; 16] {
     let mut r = [0u8; 16];
     random.fill(&mut r);
-    TransactionId::from_random(r)
+    r
+}
+
+/// A transaction id from 16 bytes of `random`.
+fn draw_tid(random: &mut dyn Random) -> TransactionId {
+    TransactionId::from_random(draw_tid_random(random))
 }
 
 /// The two halves of 32 random bytes.
@@ -667,7 +673,7 @@ impl Session {
                 outstanding: 0,
                 reported: RangeSet::default(),
                 cut: false,
-                first_tid: Some(TransactionId::from_random(tid_random)),
+                first_tid: Some(tid_random),
             },
         );
         tx.by_message_id.insert(message_id, handle);
@@ -863,7 +869,8 @@ impl Session {
             let mut next = || {
                 while left > 0 {
                     left -= 1;
-                    let tid = transactions.stamp(hint.take().unwrap_or_else(|| draw_tid(random)));
+                    let r = hint.take().unwrap_or_else(|| draw_tid_random(random));
+                    let tid = TransactionId::from_random(transactions.stamp(r));
                     if !taken(&tid) {
                         return tid;
                     }

@@ -44,20 +44,30 @@ pub(crate) fn tx_key(tid: &[u8]) -> Option<TxKey> {
         .map(TxKey::from_le_bytes)
 }
 
+/// The value of each character as a digit of base 62, or [`NOT_A_DIGIT`].
+const DIGIT_VALUES: [u8; 256] = {
+    let mut values = [NOT_A_DIGIT; 256];
+    let mut i = 0;
+    while i < DIGITS.len() {
+        values[DIGITS[i] as usize] = i as u8;
+        i += 1;
+    }
+    values
+};
+const NOT_A_DIGIT: u8 = 0xff;
+
 /// The sequence number a key's last characters spell, if they are base-62 digits.
+#[inline]
 fn sequence_of(key: TxKey) -> Option<u32> {
     let bytes = key.to_le_bytes();
     let mut n = 0u32;
+    let mut invalid = 0u8;
     for &c in &bytes[SEQ_AT..] {
-        let digit = match c {
-            b'0'..=b'9' => c - b'0',
-            b'A'..=b'Z' => c - b'A' + 10,
-            b'a'..=b'z' => c - b'a' + 36,
-            _ => return None,
-        };
-        n = n * 62 + u32::from(digit);
+        let digit = DIGIT_VALUES[c as usize];
+        invalid |= digit & 0x80;
+        n = n * 62 + u32::from(digit & 0x3f);
     }
-    Some(n)
+    (invalid == 0).then_some(n)
 }
 
 /// Transactions awaiting their responses, by key.
@@ -66,6 +76,9 @@ pub(crate) struct Transactions<T> {
     ring: VecDeque<Option<(TxKey, T)>>,
     /// The sequence number of the ring's front.
     base: u32,
+    /// The sequence number of the next transaction: `base` plus the ring's length, modulo
+    /// [`SEQ_SPACE`].
+    next: u32,
     /// Transactions in the ring (not holes).
     in_ring: usize,
     /// Transactions moved out of the ring, and any whose id was not stamped for its place.
@@ -77,6 +90,7 @@ impl<T> Default for Transactions<T> {
         Self {
             ring: VecDeque::new(),
             base: 0,
+            next: 0,
             in_ring: 0,
             stragglers: FastMap::default(),
         }
@@ -84,33 +98,27 @@ impl<T> Default for Transactions<T> {
 }
 
 impl<T> Transactions<T> {
-    /// The sequence number the next transaction gets.
-    fn next_sequence(&self) -> u32 {
-        ((u64::from(self.base) + self.ring.len() as u64) % u64::from(SEQ_SPACE)) as u32
-    }
-
-    /// `tid` with its last characters replaced by the next transaction's sequence number, for
-    /// the id of that transaction. An id of another length than the ones drawn stays as it is.
-    pub(crate) fn stamp(&self, tid: TransactionId) -> TransactionId {
-        let Ok(mut bytes) = <[u8; TransactionId::RANDOM_LEN]>::try_from(tid.as_bytes()) else {
-            return tid;
-        };
-        let mut n = self.next_sequence();
-        for c in bytes[SEQ_AT..].iter_mut().rev() {
-            *c = DIGITS[(n % 62) as usize];
+    /// Random bytes for `TransactionId::from_random` with their last ones replaced so that
+    /// the id's last characters spell the next transaction's sequence number: that function
+    /// takes each byte modulo 62 as a digit of base 62.
+    pub(crate) fn stamp(&self, mut random: [u8; 16]) -> [u8; 16] {
+        let mut n = self.next;
+        for r in random[SEQ_AT..].iter_mut().rev() {
+            *r = (n % 62) as u8;
             n /= 62;
         }
-        core::str::from_utf8(&bytes)
-            .ok()
-            .and_then(|s| TransactionId::new(s).ok())
-            .unwrap_or(tid)
+        random
     }
 
     /// The ring slot of `key`, if it is there.
+    #[inline]
     fn slot(&self, key: TxKey) -> Option<usize> {
         let seq = sequence_of(key)?;
-        let index = ((u64::from(seq) + u64::from(SEQ_SPACE) - u64::from(self.base))
-            % u64::from(SEQ_SPACE)) as usize;
+        let index = if seq >= self.base {
+            seq - self.base
+        } else {
+            seq + (SEQ_SPACE - self.base)
+        } as usize;
         match self.ring.get(index) {
             Some(Some((k, _))) if *k == key => Some(index),
             _ => None,
@@ -119,8 +127,9 @@ impl<T> Transactions<T> {
 
     /// Adds a transaction: at the back of the ring when its id was stamped for it.
     pub(crate) fn insert(&mut self, key: TxKey, value: T) {
-        if sequence_of(key) == Some(self.next_sequence()) {
+        if sequence_of(key) == Some(self.next) {
             self.ring.push_back(Some((key, value)));
+            self.next = (self.next + 1) % SEQ_SPACE;
             self.in_ring += 1;
             self.spill();
         } else {
@@ -130,12 +139,16 @@ impl<T> Transactions<T> {
 
     /// Whether the transaction of `key` is awaited.
     pub(crate) fn contains_key(&self, key: &TxKey) -> bool {
-        self.slot(*key).is_some() || self.stragglers.contains_key(key)
+        self.slot(*key).is_some()
+            || (!self.stragglers.is_empty() && self.stragglers.contains_key(key))
     }
 
     /// Ends the transaction of `key`.
     pub(crate) fn remove(&mut self, key: &TxKey) -> Option<T> {
         let Some(index) = self.slot(*key) else {
+            if self.stragglers.is_empty() {
+                return None;
+            }
             return self.stragglers.remove(key);
         };
         let (_, value) = self.ring[index].take()?;
@@ -192,8 +205,9 @@ impl<T> Transactions<T> {
 mod tests {
     use super::*;
 
-    fn drawn(seed: u8) -> TransactionId {
-        TransactionId::from_random([seed; 16])
+    /// The id of the next transaction, from random bytes `[seed; 16]`.
+    fn stamped<T>(t: &Transactions<T>, seed: u8) -> TransactionId {
+        TransactionId::from_random(t.stamp([seed; 16]))
     }
 
     fn key(tid: &TransactionId) -> TxKey {
@@ -203,17 +217,21 @@ mod tests {
     #[test]
     fn stamped_ids_keep_their_random_part_and_count_up() {
         let mut t = Transactions::default();
-        let first = t.stamp(drawn(7));
-        assert_eq!(&first.as_bytes()[..SEQ_AT], &drawn(7).as_bytes()[..SEQ_AT]);
+        let unstamped = TransactionId::from_random([7; 16]);
+        let first = stamped(&t, 7);
+        assert_eq!(&first.as_bytes()[..SEQ_AT], &unstamped.as_bytes()[..SEQ_AT]);
         assert_eq!(&first.as_bytes()[SEQ_AT..], b"00000");
         t.insert(key(&first), 1);
-        let second = t.stamp(drawn(7));
+        let second = stamped(&t, 7);
         assert_eq!(&second.as_bytes()[SEQ_AT..], b"00001");
         assert_ne!(first, second);
         assert_eq!(sequence_of(key(&second)), Some(1));
-        // Another length is left alone.
-        let short = TransactionId::new("abcd").unwrap();
-        assert_eq!(t.stamp(short), short);
+        for _ in 0..61 {
+            let tid = stamped(&t, 7);
+            t.insert(key(&tid), 1);
+        }
+        assert_eq!(&stamped(&t, 7).as_bytes()[SEQ_AT..], b"00010");
+        assert_eq!(sequence_of(key(&stamped(&t, 7))), Some(62));
     }
 
     #[test]
@@ -221,7 +239,7 @@ mod tests {
         let mut t = Transactions::default();
         let keys: Vec<TxKey> = (0..100u8)
             .map(|i| {
-                let tid = t.stamp(drawn(i));
+                let tid = stamped(&t, i);
                 t.insert(key(&tid), u32::from(i));
                 key(&tid)
             })
@@ -245,30 +263,39 @@ mod tests {
     #[test]
     fn an_id_that_names_a_slot_but_not_its_transaction_finds_nothing() {
         let mut t = Transactions::default();
-        let tid = t.stamp(drawn(1));
+        let tid = stamped(&t, 1);
         t.insert(key(&tid), 1);
         // Same sequence number, other random part: a forged or stale id.
-        let other = Transactions::<u32>::default().stamp(drawn(2));
+        let other = stamped(&Transactions::<u32>::default(), 2);
         assert_eq!(&other.as_bytes()[SEQ_AT..], &tid.as_bytes()[SEQ_AT..]);
         assert!(!t.contains_key(&key(&other)));
         assert_eq!(t.remove(&key(&other)), None);
         // Not base-62 digits at the end.
+        assert_eq!(sequence_of(tx_key(b"abcdefghijk-----").unwrap()), None);
+        assert_eq!(sequence_of(tx_key(b"abcdefghijk0000\xff").unwrap()), None);
         assert_eq!(t.remove(&tx_key(b"abcdefghijk-----").unwrap()), None);
+        // An id not stamped for its place is kept all the same.
+        let unstamped = key(&TransactionId::from_random([9; 16]));
+        t.insert(unstamped, 2);
+        assert!(t.contains_key(&unstamped));
+        assert_eq!(t.remove(&unstamped), Some(2));
         assert_eq!(t.remove(&key(&tid)), Some(1));
+        assert!(t.is_empty());
     }
 
     #[test]
     fn an_unanswered_transaction_does_not_keep_the_ring_growing() {
         let mut t = Transactions::default();
-        let old = t.stamp(drawn(0));
+        let old = stamped(&t, 0);
         t.insert(key(&old), 0u64);
         for i in 1..100_000u64 {
-            let tid = t.stamp(drawn(i as u8));
+            let tid = stamped(&t, i as u8);
             t.insert(key(&tid), i);
             assert_eq!(t.remove(&key(&tid)), Some(i));
         }
         assert!(t.ring.len() <= RING_SLACK + 1, "{} slots", t.ring.len());
         assert_eq!(t.len(), 1);
+        assert_eq!(t.values().copied().collect::<Vec<_>>(), [0]);
         assert_eq!(t.remove(&key(&old)), Some(0));
         assert!(t.is_empty());
     }
@@ -277,11 +304,12 @@ mod tests {
     fn sequence_numbers_wrap_around() {
         let mut t = Transactions::<u8> {
             base: SEQ_SPACE - 2,
+            next: SEQ_SPACE - 2,
             ..Transactions::default()
         };
         let tids: Vec<TransactionId> = (0..4u8)
             .map(|i| {
-                let tid = t.stamp(drawn(i));
+                let tid = stamped(&t, i);
                 t.insert(key(&tid), i);
                 tid
             })
