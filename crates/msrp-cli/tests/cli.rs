@@ -126,6 +126,9 @@ fn text_and_empty_message() {
     assert_eq!(m["size"], 23);
     assert_eq!(m["content_type"], "text/plain");
     assert_eq!(m["sha256"], sha256_hex(b"Hey Bob, are you there?"));
+    // The listener takes the next sender once it has seen this one go (until then the session
+    // is bound to the old connection, and a new one naming it gets 481).
+    l.event("closed");
 
     let out = send(&l.uri, &["--text", ""]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -192,6 +195,7 @@ fn ten_mib_in_1_kib_chunks_and_interruptible_with_success_reports() {
         let m = l.event("message");
         assert_eq!(m["size"], 10 << 20);
         assert_eq!(m["sha256"], sha256_hex(&data));
+        l.event("closed");
     }
     let _ = std::fs::remove_file(&file);
 }
