@@ -12,37 +12,41 @@ use msrp_mio_transport::{
 };
 use msrp_session::{Event, OutgoingMessage, SessionConfig};
 
-/// Taken by each test for its whole run: they read the CPU time of every event loop of the
-/// process, so they must not run side by side.
+/// Taken by each test for its whole run: they read the scheduler's figures of every event loop
+/// of the process, so they must not run side by side.
 static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// CPU time (user and system, in clock ticks) of this process's event-loop threads, read from
-/// `/proc`.
+/// Milliseconds this process's event-loop threads have been runnable: on a CPU, or waiting for
+/// one (the first two fields of `/proc/self/task/*/schedstat`). A loop that polls is runnable
+/// all along, even while it yields its CPU to other threads (which a busy machine makes it do
+/// most of the time, so its CPU time alone would not show it); a sleeping loop is not.
 #[cfg(target_os = "linux")]
-fn loop_threads_cpu_ticks() -> u64 {
-    let mut total = 0;
+fn loop_threads_runnable_ms() -> u64 {
+    let mut total_ns = 0;
     for task in std::fs::read_dir("/proc/self/task").unwrap() {
         let dir = task.unwrap().path();
         let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
         if comm.trim() != "msrp-endpoint" {
             continue;
         }
-        let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
-        // The fields after the command name, which is in parentheses and may hold spaces:
-        // utime and stime are the 14th and 15th fields of the line.
-        let after = &stat[stat.rfind(')').map_or(0, |i| i + 2)..];
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        total += fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        let Ok(stat) = std::fs::read_to_string(dir.join("schedstat")) else {
+            continue;
+        };
+        let fields: Vec<u64> = stat
+            .split_whitespace()
+            .map(|f| f.parse().expect("a schedstat field"))
+            .collect();
+        total_ns += fields[0] + fields[1];
     }
-    total
+    total_ns / 1_000_000
 }
 
-/// CPU ticks the event-loop threads use in the next second.
+/// Milliseconds the event-loop threads are runnable in the next second.
 #[cfg(target_os = "linux")]
-fn loop_threads_cpu_ticks_in_a_second() -> u64 {
-    let before = loop_threads_cpu_ticks();
+fn loop_threads_runnable_ms_in_a_second() -> u64 {
+    let before = loop_threads_runnable_ms();
     std::thread::sleep(Duration::from_secs(1));
-    loop_threads_cpu_ticks() - before
+    loop_threads_runnable_ms().saturating_sub(before)
 }
 
 #[test]
@@ -66,15 +70,14 @@ fn lockstep_with_busy_poll_delivers_everything_then_sleeps() {
         assert!(outcome.result.is_ok(), "{outcome:?}");
     }
     // Idle now: each loop polls for at most 1 ms more, then sleeps. Two loops polling through
-    // the whole second would take about 200 ticks (at 100 per second); sleeping ones close to
-    // none.
+    // the whole second would be runnable for 2000 ms; sleeping ones for close to none.
     #[cfg(target_os = "linux")]
     {
         std::thread::sleep(Duration::from_millis(50));
-        let spent = loop_threads_cpu_ticks_in_a_second();
+        let runnable = loop_threads_runnable_ms_in_a_second();
         assert!(
-            spent <= 20,
-            "the idle event loops used {spent} ticks of CPU in one second"
+            runnable <= 200,
+            "the idle event loops were runnable for {runnable} ms of one second"
         );
     }
 }
@@ -92,7 +95,7 @@ fn setup_poll_ends_when_the_peer_does_not_answer() {
     config.setup_poll = Duration::from_millis(300);
     config.connect_timeout = Duration::from_secs(30);
     let client = Endpoint::start(config).unwrap();
-    let before = loop_threads_cpu_ticks();
+    let before = loop_threads_runnable_ms();
     let local = uri("msrps", "127.0.0.1:9".parse().unwrap(), "cli0session");
     let remote = uri("msrps", addr, "srv0session");
     let spec = SessionSpec::new(
@@ -107,17 +110,17 @@ fn setup_poll_ends_when_the_peer_does_not_answer() {
     std::io::Read::read_exact(&mut silent, &mut hello).unwrap();
     assert_eq!(hello[0], 22, "a TLS handshake record");
     std::thread::sleep(Duration::from_millis(600));
-    let polled = loop_threads_cpu_ticks() - before;
-    // 300 ms of polling is about 30 ticks; a loop that slept at once would show none. A third
-    // is asked for, since a test running beside others does not get a CPU to itself.
+    let polled = loop_threads_runnable_ms().saturating_sub(before);
+    // A loop that polls for 300 ms is runnable for as long; one that slept at once, for close
+    // to nothing.
     assert!(
-        polled >= 10,
-        "the loop polled for {polled} ticks after its ClientHello"
+        polled >= 200,
+        "the loop was runnable for {polled} ms after its ClientHello"
     );
-    let spent = loop_threads_cpu_ticks_in_a_second();
+    let runnable = loop_threads_runnable_ms_in_a_second();
     assert!(
-        spent <= 10,
-        "the loop used {spent} ticks of CPU in a second of waiting for a silent peer"
+        runnable <= 100,
+        "the loop was runnable for {runnable} ms of a second of waiting for a silent peer"
     );
     drop(silent);
 }
