@@ -59,15 +59,16 @@ pub struct EndpointConfig {
     /// does); it sleeps again as soon as a wait runs out, so an idle endpoint costs nothing.
     /// Zero turns it off. Default 50 µs.
     pub busy_poll: Duration,
-    /// Time the event loop polls, without sleeping, after a connection that is still being set
-    /// up wrote (a connection is set up once MSRP bytes have come in on it): the answer to a
-    /// TLS handshake flight, or to the first request on a new connection, comes as soon as the
-    /// peer has done a public-key operation or two, and a sleeping thread can take longer to
-    /// wake up than that (measured on a 2-vCPU VM, new `msrps` connections with a first SEND
-    /// answered, one after the other: about 1,700 per second without, 1,750 with 200 µs, 2,100
-    /// with 500 µs). The polling stops at the first event; the price is at most this much CPU
-    /// time per flight written, three or so per connection, when nothing else is happening.
-    /// Zero turns it off. Default 500 µs.
+    /// Time the event loop polls, without sleeping, after it wrote to a connection that is
+    /// still being set up (a connection is set up once MSRP bytes have come in on it): the
+    /// answer to a TLS handshake flight, or to the first request on a new connection, comes as
+    /// soon as the peer has done a public-key operation or two, and a sleeping thread can take
+    /// longer to wake up than that (measured on a 2-vCPU VM, new `msrps` connections with a
+    /// first SEND answered, one after the other: about 1,700 per second without, 1,750 with
+    /// 200 µs, 2,100 with 500 µs). The polling stops at the first event, and only the
+    /// endpoint's own writes start it, three times per connection at most (what a peer sends
+    /// does not); the price is at most this much CPU time per flight written, when nothing else
+    /// is happening. Zero turns it off. Default 500 µs.
     pub setup_poll: Duration,
 }
 

@@ -112,6 +112,11 @@ struct PeerKey {
     identity: Option<String>,
 }
 
+/// Flights of a connection being set up after which the loop polls for the answer
+/// ([`EndpointConfig::setup_poll`]): a TLS client writes two (its hello, then its Finished with
+/// its first request), a server one; a plain client one (its first request).
+const SETUP_FLIGHTS: u8 = 3;
+
 /// One socket, its TLS state, and the sessions it carries.
 struct Conn {
     stream: TcpStream,
@@ -153,6 +158,10 @@ struct Conn {
     /// of its flights (a TLS handshake message, the first request) is answered after one of
     /// the peer's public-key operations, or at once.
     heard: bool,
+    /// Whether bytes went to the socket in this service of the connection.
+    wrote: bool,
+    /// The flights after which the loop polled for the answer ([`SETUP_FLIGHTS`] at most).
+    setup_flights: u8,
 }
 
 impl Conn {
@@ -180,6 +189,8 @@ impl Conn {
             armed: None,
             yielded: false,
             heard: false,
+            wrote: false,
+            setup_flights: 0,
         }
     }
 
@@ -212,9 +223,12 @@ impl Conn {
     /// socket is full or the connection failed.
     fn flush_tls(&mut self) -> bool {
         while let Some(tls) = self.tls.as_mut().filter(|t| t.wants_write()) {
-            if let Err(e) = tls.write_tls(&mut self.stream) {
-                if self.write_failed(&e) {
-                    return false;
+            match tls.write_tls(&mut self.stream) {
+                Ok(n) => self.wrote |= n > 0,
+                Err(e) => {
+                    if self.write_failed(&e) {
+                        return false;
+                    }
                 }
             }
         }
@@ -1007,10 +1021,18 @@ impl Driver {
                 conn.note_input_stop();
             }
         }
-        if !conn.heard && conn.closing.is_none() && !self.config.setup_poll.is_zero() {
-            // Whatever this turn wrote (a ClientHello, a server's flight, a client's Finished
+        if core::mem::take(&mut conn.wrote)
+            && !conn.heard
+            && conn.closing.is_none()
+            && conn.setup_flights < SETUP_FLIGHTS
+            && !self.config.setup_poll.is_zero()
+        {
+            // What this service wrote (a ClientHello, a server's flight, a client's Finished
             // with its first SEND) is answered after a public-key operation of the peer's:
-            // sooner than this thread, asleep, would wake up.
+            // sooner than this thread, asleep, would wake up. Only what the endpoint writes
+            // starts the polling, a few times per connection at most, so that a peer cannot
+            // keep the loop from sleeping by trickling its bytes in.
+            conn.setup_flights += 1;
             self.setup_until = Some(now + self.config.setup_poll);
         }
         self.requeue_output(&conn, token);
@@ -1277,6 +1299,8 @@ impl Driver {
                     return;
                 }
                 Ok(mut n) => {
+                    // Into rustls, for TLS: `flush_tls` notes what reaches the socket.
+                    conn.wrote |= conn.tls.is_none();
                     conn.out_len -= n;
                     while n > 0 {
                         let Some(front) = conn.out.front_mut() else {

@@ -195,7 +195,7 @@ pub struct ConnectionConfig {
     /// Time without traffic after which a connection gives back its input and output buffers
     /// (64 KiB each, made again when traffic resumes), so that an idle connection pins none.
     /// The sessions' tables are given back after 30 s of quiet, when their Message-IDs are
-    /// forgotten. Default 1 s.
+    /// forgotten. `Duration::MAX` keeps them. Default 1 s.
     pub buffer_release: Duration,
 }
 

@@ -787,12 +787,13 @@ impl Connection {
     }
 
     /// When the connection, if it stays quiet, gives back its buffers:
-    /// [`ConnectionConfig::buffer_release`] after it last read or wrote.
+    /// [`ConnectionConfig::buffer_release`] after it last read or wrote (never, if that is
+    /// too far off to name).
     fn release_at(&self) -> Option<Instant> {
         let quiet =
             !self.released && !self.wants_write() && self.inbound.is_none() && self.held.is_none();
         let last = self.last_progress.max(self.last_output)?;
-        quiet.then_some(last + self.config.buffer_release)
+        quiet.then(|| last.checked_add(self.config.buffer_release))?
     }
 
     /// Gives back the buffers of a quiet connection and the spare capacity of its queues; a

@@ -36,8 +36,8 @@ use crate::{IncomingKey, MessageHandle, MessageId, SessionKey};
 const READ_SIZE: usize = 64 << 10;
 /// Message-IDs refused with 413 that are remembered, so later chunks get 413 too.
 const REFUSED_MEMORY: usize = 64;
-/// Quiet time after which a session (or a connection) gives back the memory its bursts left
-/// in its tables and buffers, and a session forgets the Message-IDs of completed messages.
+/// Quiet time after which a session gives back the memory its bursts left in its tables, and
+/// forgets the Message-IDs of completed messages.
 pub(crate) const IDLE_RELEASE: Duration = Duration::from_secs(30);
 /// RFC 4975 §7.1.1: "senders MUST NOT send chunks with a body larger than 2048 octets unless
 /// they are prepared to interrupt them".

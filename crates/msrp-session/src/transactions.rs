@@ -20,14 +20,16 @@ use msrp_wire::TransactionId;
 use crate::hash::FastMap;
 
 /// Characters at the end of a stamped id that hold its sequence number, in base 62; the
-/// [`TransactionId::RANDOM_LEN`]` - SEQ_CHARS` characters before them stay random: 11
-/// characters drawn from a random byte each modulo 62, more than 5.9 bits each, carry more
-/// than 64 bits.
-const SEQ_CHARS: usize = 5;
+/// [`TransactionId::RANDOM_LEN`]` - SEQ_CHARS` characters before them stay random. Each of
+/// those 12 is a random byte modulo 62, so no character is likelier than 5 in 256: at least
+/// 5.67 bits each, 68 bits in all, however the bytes fall.
+const SEQ_CHARS: usize = 4;
 /// Where the sequence number starts in an id.
 const SEQ_AT: usize = TransactionId::RANDOM_LEN - SEQ_CHARS;
-/// Sequence numbers run modulo 62⁵.
-const SEQ_SPACE: u32 = 62 * 62 * 62 * 62 * 62;
+/// Sequence numbers run modulo 62⁴, some 14.8 million: far more than the ring ever spans, since
+/// it is bounded by the transactions in flight. A number that comes round again while a
+/// straggler still holds it is told apart by the random part, as the keys are whole ids.
+const SEQ_SPACE: u32 = 62 * 62 * 62 * 62;
 /// The digits of base 62, as in the ids `TransactionId::from_random` makes.
 const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 /// Slots the ring may have before it is checked for holes.
@@ -220,17 +222,17 @@ mod tests {
         let unstamped = TransactionId::from_random([7; 16]);
         let first = stamped(&t, 7);
         assert_eq!(&first.as_bytes()[..SEQ_AT], &unstamped.as_bytes()[..SEQ_AT]);
-        assert_eq!(&first.as_bytes()[SEQ_AT..], b"00000");
+        assert_eq!(&first.as_bytes()[SEQ_AT..], b"0000");
         t.insert(key(&first), 1);
         let second = stamped(&t, 7);
-        assert_eq!(&second.as_bytes()[SEQ_AT..], b"00001");
+        assert_eq!(&second.as_bytes()[SEQ_AT..], b"0001");
         assert_ne!(first, second);
         assert_eq!(sequence_of(key(&second)), Some(1));
         for _ in 0..61 {
             let tid = stamped(&t, 7);
             t.insert(key(&tid), 1);
         }
-        assert_eq!(&stamped(&t, 7).as_bytes()[SEQ_AT..], b"00010");
+        assert_eq!(&stamped(&t, 7).as_bytes()[SEQ_AT..], b"0010");
         assert_eq!(sequence_of(key(&stamped(&t, 7))), Some(62));
     }
 
@@ -314,8 +316,8 @@ mod tests {
                 tid
             })
             .collect();
-        assert_eq!(&tids[1].as_bytes()[SEQ_AT..], b"zzzzz");
-        assert_eq!(&tids[2].as_bytes()[SEQ_AT..], b"00000");
+        assert_eq!(&tids[1].as_bytes()[SEQ_AT..], b"zzzz");
+        assert_eq!(&tids[2].as_bytes()[SEQ_AT..], b"0000");
         assert_eq!(t.stragglers.len(), 0);
         for (i, tid) in tids.iter().enumerate().rev() {
             assert_eq!(t.remove(&key(tid)), Some(i as u8));

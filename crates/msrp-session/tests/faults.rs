@@ -3,13 +3,13 @@
 mod common;
 
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::{ALICE, BOB, Pair, Side, config};
 use msrp_session::{
-    BodySource, ConnectionEvent, FailedBy, IncomingFailure, OutgoingMessage, SendError,
-    SessionFailure,
+    BodySource, Connection, ConnectionConfig, ConnectionEvent, FailedBy, IncomingFailure,
+    OutgoingMessage, SendError, Session, SessionFailure,
 };
 use msrp_wire::StatusCode;
 
@@ -699,4 +699,25 @@ fn repeated_path_headers_are_refused() {
     assert!(pair.a.seen.outcome(handle).is_none());
     pair.advance(Duration::from_secs(31));
     assert_eq!(failure(&pair, handle).by, FailedBy::Timeout);
+}
+
+#[test]
+fn a_buffer_release_too_far_off_to_name_means_never() {
+    let mut cc = ConnectionConfig::default();
+    cc.buffer_release = Duration::MAX;
+    let mut conn = Connection::new(cc);
+    let key = conn
+        .insert_session(Session::new(config(ALICE, BOB, 1)).unwrap())
+        .unwrap();
+    conn.send(key, OutgoingMessage::new("text/plain", "hi"))
+        .unwrap();
+    let now = Instant::now();
+    let mut out = Vec::new();
+    conn.poll_transmit(now, &mut out);
+    assert!(!out.is_empty());
+    // Quiet now: the only timer is the transaction's; the buffers stay.
+    let deadline = conn.poll_timeout().expect("a timer runs");
+    assert_eq!(deadline - now, Duration::from_secs(30));
+    conn.handle_timeout(deadline);
+    assert_eq!(conn.poll_timeout(), None);
 }
