@@ -30,8 +30,8 @@ const SEQ_AT: usize = TransactionId::RANDOM_LEN - SEQ_CHARS;
 /// it is bounded by the transactions in flight. A number that comes round again while a
 /// straggler still holds it is told apart by the random part, as the keys are whole ids.
 const SEQ_SPACE: u32 = 62 * 62 * 62 * 62;
-/// The digits of base 62, as in the ids `TransactionId::from_random` makes.
-const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+/// The digits of base 62: the characters `TransactionId::from_random` makes of bytes.
+const DIGITS: &[u8; 62] = TransactionId::ALPHABET;
 /// Slots the ring may have before it is checked for holes.
 const RING_SLACK: usize = 1024;
 

@@ -62,11 +62,14 @@ pub struct TransactionId {
     len: u8,
 }
 
-const ALPHANUM: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
 impl TransactionId {
     /// Characters of an id made by [`from_random`](Self::from_random).
     pub const RANDOM_LEN: usize = 16;
+
+    /// The characters [`from_random`](Self::from_random) maps bytes to, in order: byte `r`
+    /// becomes `ALPHABET[r % 62]`, so a byte below 62 is a digit of base 62.
+    pub const ALPHABET: &'static [u8; 62] =
+        b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
     /// Validates an id.
     pub fn new(id: &str) -> Result<Self, EncodeError> {
@@ -89,7 +92,7 @@ impl TransactionId {
     pub fn from_random(random: [u8; 16]) -> Self {
         let mut bytes = [0; MAX_TID];
         for (b, r) in bytes.iter_mut().zip(random) {
-            *b = ALPHANUM[r as usize % ALPHANUM.len()];
+            *b = Self::ALPHABET[r as usize % Self::ALPHABET.len()];
         }
         Self {
             bytes,
