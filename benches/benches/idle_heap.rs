@@ -117,7 +117,7 @@ impl Player {
         let mut config = EndpointConfig::default();
         // More than the default 4096 are not needed, but the sessions of one connection may be
         // more than the default limit per connection in other shapes.
-        config.connection.max_sessions = 100_000;
+        config.endpoint.connection.max_sessions = 100_000;
         let side = Side::start(config, Bytes::from_static(b"unused"));
         Self {
             role,
@@ -190,10 +190,16 @@ impl Player {
         }
         let mut refs = std::collections::HashSet::new();
         for &s in &self.sessions {
-            refs.insert(self.side.endpoint.handle().send(
-                s,
-                OutgoingMessage::new("text/plain", Bytes::from_static(&[b'm'; 100])),
-            ));
+            refs.insert(
+                self.side
+                    .endpoint
+                    .handle()
+                    .send(
+                        s,
+                        OutgoingMessage::new("text/plain", Bytes::from_static(&[b'm'; 100])),
+                    )
+                    .expect("the endpoint runs"),
+            );
         }
         self.side
             .wait(Duration::from_secs(120), "outcomes", |note| {

@@ -209,10 +209,15 @@ impl Subject {
 
     /// Sends `body` as one message and waits for its end at the receiver and its outcome.
     fn bulk(&self, body: &Bytes) {
-        let message = self.client.endpoint.handle().send(
-            self.client_session,
-            OutgoingMessage::new("application/octet-stream", body.clone()),
-        );
+        let message = self
+            .client
+            .endpoint
+            .handle()
+            .send(
+                self.client_session,
+                OutgoingMessage::new("application/octet-stream", body.clone()),
+            )
+            .expect("the endpoint runs");
         let limit = bulk_limit(body.len());
         let (counted, result) = self.server.wait(limit, "the message's end", |n| match n {
             n @ (Note::SessionFailed(_) | Note::ConnectionError(_)) => {
@@ -434,8 +439,7 @@ fn msrp_connect<'a>(server: &'a ConnectServer, certs: &'a Certs) -> Measure<'a> 
                 c_uri.parse().expect("uri"),
                 seeded_random(3),
             );
-            let spec =
-                SessionSpec::new(sc, Role::Passive).verification(certs.client.verification());
+            let spec = SessionSpec::new(sc, Role::Passive).peer_check(certs.client.verification());
             server
                 .side
                 .endpoint
@@ -454,7 +458,7 @@ fn msrp_connect<'a>(server: &'a ConnectServer, certs: &'a Certs) -> Measure<'a> 
                 );
                 SessionSpec::new(cc, Role::Active)
                     .new_connection()
-                    .verification(certs.server.verification())
+                    .peer_check(certs.server.verification())
             })
             .collect();
         let t = Instant::now();

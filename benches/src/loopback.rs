@@ -209,7 +209,7 @@ fn handler(
             EndpointEvent::Refused { error, .. } => {
                 Some(Note::Trouble(format!("message refused: {error}")))
             }
-            EndpointEvent::ConnectionError { error, .. } => {
+            EndpointEvent::ConnectionClosed { error, .. } => {
                 Some(Note::ConnectionError(error.to_string()))
             }
             _ => None,
@@ -283,7 +283,10 @@ impl Side {
             .store(total.saturating_sub(window), Ordering::Release);
         self.plan.outstanding.store(total, Ordering::Release);
         for _ in 0..window.min(total) {
-            self.endpoint.handle().send(session, self.plan.message());
+            self.endpoint
+                .handle()
+                .send(session, self.plan.message())
+                .expect("the endpoint runs");
         }
         self.wait(limit, "the plan's last outcome", |n| {
             failure(&n, "the plan's last outcome");
@@ -307,7 +310,9 @@ impl Side {
         *self.plan.connects.lock().expect("plan") = specs;
         let handle = self.endpoint.handle();
         let id = handle.open_session(first).expect("open a session");
-        handle.send(id, self.plan.message());
+        handle
+            .send(id, self.plan.message())
+            .expect("the endpoint runs");
         self.wait(limit, "the last first outcome", |n| {
             failure(&n, "the last first outcome");
             matches!(n, Note::PlanDone).then_some(())
@@ -381,8 +386,8 @@ pub fn open_pair(
     let mut s_spec = SessionSpec::new(sc, Role::Passive);
     let mut c_spec = SessionSpec::new(cc, Role::Active).new_connection();
     if tls {
-        s_spec = s_spec.verification(certs.client.verification());
-        c_spec = c_spec.verification(certs.server.verification());
+        s_spec = s_spec.peer_check(certs.client.verification());
+        c_spec = c_spec.peer_check(certs.server.verification());
     }
     let s = server
         .endpoint
@@ -440,7 +445,7 @@ pub fn tls_configs(certs: &Certs) -> (Arc<ServerConfig>, Arc<ClientConfig>) {
     let client = certs
         .client
         .identity()
-        .client_config(&certs.server.verification())
+        .client_config(&certs.server.verification().into())
         .expect("client configuration");
     (server, client)
 }

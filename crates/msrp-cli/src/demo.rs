@@ -88,7 +88,7 @@ fn wait<T>(
             return Err(fail(format!("demo: timed out waiting for {what}")));
         }
         match endpoint.events().recv_timeout(left) {
-            Some(EndpointEvent::ConnectionError { error, .. }) => {
+            Some(EndpointEvent::ConnectionClosed { error, .. }) => {
                 return Err(fail(format!("demo: {error}")));
             }
             Some(event) => {
@@ -142,8 +142,8 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
             .fingerprint()
             .cloned()
             .ok_or_else(|| fail("demo: no fingerprint"))?;
-        bob_spec = bob_spec.verification(PeerVerification::Fingerprints(vec![alice_fp]));
-        alice_spec = alice_spec.verification(PeerVerification::Fingerprints(vec![bob_fp]));
+        bob_spec = bob_spec.peer_check(PeerVerification::Fingerprints(vec![alice_fp]));
+        alice_spec = alice_spec.peer_check(PeerVerification::Fingerprints(vec![bob_fp]));
     }
     bob.handle()
         .open_session(bob_spec)
@@ -160,10 +160,13 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         "Let me know when it arrives.",
     ];
     for text in texts {
-        let message = alice.handle().send(
-            session,
-            OutgoingMessage::new("text/plain", text).success_report(true),
-        );
+        let message = alice
+            .handle()
+            .send(
+                session,
+                OutgoingMessage::new("text/plain", text).success_report(true),
+            )
+            .map_err(|e| fail(format!("demo: {e}")))?;
         let body = wait(&bob, "a text message", |e| match e {
             EndpointEvent::Session(_, Event::Message(m)) => Some(m.body),
             _ => None,
@@ -192,12 +195,15 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     }
     let expected = expected.hex();
     let started = Instant::now();
-    let message = alice.handle().send(
-        session,
-        OutgoingMessage::from_source("application/octet-stream", Generated::new(size))
-            .header("Content-Disposition", "attachment; filename=\"demo.bin\"")
-            .success_report(true),
-    );
+    let message = alice
+        .handle()
+        .send(
+            session,
+            OutgoingMessage::from_source("application/octet-stream", Generated::new(size))
+                .header("Content-Disposition", "attachment; filename=\"demo.bin\"")
+                .success_report(true),
+        )
+        .map_err(|e| fail(format!("demo: {e}")))?;
     let mut hasher = Hasher::default();
     let mut next = 0;
     let received = wait(&bob, "the file", |e| match e {

@@ -177,7 +177,7 @@ fn open(endpoint: &Endpoint, args: &Args, uri: &str) -> Result<(), Failure> {
     if let Some(fp) = &args.peer_fingerprint {
         let fp = Fingerprint::parse(fp)
             .ok_or_else(|| Failure::new(USAGE, format!("invalid --peer-fingerprint {fp:?}")))?;
-        spec = spec.verification(PeerVerification::Fingerprints(vec![fp]));
+        spec = spec.peer_check(PeerVerification::Fingerprints(vec![fp]));
     }
     endpoint.handle().open_session(spec).map_err(|e| {
         Failure::new(
@@ -345,8 +345,8 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
                 open(&endpoint, args, &uri)?;
                 listener.event(json!({"event": "closed", "reason": why.to_string()}))?;
             }
-            EndpointEvent::ConnectionError { peer, error, .. } => {
-                listener.event(json!({"event": "connection_error", "peer": peer.to_string(), "error": error.to_string()}))?;
+            EndpointEvent::ConnectionClosed { peer, error, .. } => {
+                listener.event(json!({"event": "connection_error", "peer": peer.map(|p| p.to_string()), "error": error.to_string()}))?;
             }
             _ => {}
         }

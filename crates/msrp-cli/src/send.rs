@@ -205,14 +205,17 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         .map_err(|e| Failure::new(NOT_DELIVERED, format!("cannot start: {e}")))?;
     let mut spec = SessionSpec::new(config, Role::Active);
     if let Some(v) = verification {
-        spec = spec.verification(v);
+        spec = spec.peer_check(v);
     }
     let session = endpoint
         .handle()
         .open_session(spec)
         .map_err(|e| Failure::new(NOT_DELIVERED, format!("cannot open a session to {to}: {e}")))?;
     let started = Instant::now();
-    let handle = endpoint.handle().send(session, message);
+    let handle = endpoint
+        .handle()
+        .send(session, message)
+        .map_err(|e| Failure::new(NOT_DELIVERED, format!("not delivered: {e}")))?;
 
     let bar = (std::io::stderr().is_terminal() && size > 1 << 20).then(|| {
         let bar = indicatif::ProgressBar::new(size);
@@ -224,7 +227,9 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         );
         bar
     });
-    let mut transport_error = None;
+    // Why the session ended, when the connection or the session said so before the outcome:
+    // it is added to the outcome's reason.
+    let mut ended: Option<String> = None;
     // Wait for the outcome: the session's own timers bound the wait; this is a safety net.
     let deadline = started + Duration::from_secs(args.timeout.max(1) * 2 + 30);
     let outcome = loop {
@@ -241,20 +246,21 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
             EndpointEvent::Outcome {
                 message, outcome, ..
             } if message == handle => {
-                break outcome.result.map_err(|f| match &transport_error {
+                break outcome.result.map_err(|f| match &ended {
                     Some(e) => format!("{f} ({e})"),
                     None => f.to_string(),
                 });
             }
             EndpointEvent::Refused { message, error, .. } if message == handle => {
-                break Err(match &transport_error {
-                    Some(e) => format!("{e}"),
+                break Err(match &ended {
+                    Some(e) => e.clone(),
                     None => format!("refused: {error}"),
                 });
             }
-            EndpointEvent::ConnectionError { error, .. } => transport_error = Some(error),
-            EndpointEvent::Session(_, Event::SessionFailed(why)) if transport_error.is_none() => {
-                transport_error = Some(msrp_mio_transport::TransportError::Io(why.to_string()));
+            // A connection's end comes before the session failures it causes, and says more.
+            EndpointEvent::ConnectionClosed { error, .. } => ended = Some(error.to_string()),
+            EndpointEvent::Session(_, Event::SessionFailed(why)) if ended.is_none() => {
+                ended = Some(format!("session failed: {why}"));
             }
             _ => {}
         }

@@ -25,7 +25,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .open_session(SessionSpec::new(config, Role::Active))?;
     let message = endpoint
         .handle()
-        .send(session, OutgoingMessage::new("text/plain", text));
+        .send(session, OutgoingMessage::new("text/plain", text))
+        .expect("the endpoint runs");
     while let Some(event) = endpoint.events().recv() {
         match event {
             EndpointEvent::Outcome {
@@ -39,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 break;
             }
-            EndpointEvent::ConnectionError { error, .. } => println!("{error}"),
+            EndpointEvent::ConnectionClosed { error, .. } => println!("{error}"),
             _ => {}
         }
     }

@@ -1,4 +1,4 @@
-//! The public face of an endpoint: configuration, handles, commands and events.
+//! The public face of an endpoint: configuration, handles, commands, events and errors.
 
 use std::fmt;
 use std::io;
@@ -9,29 +9,21 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError
 use std::time::Duration;
 
 use mio::Waker;
-use msrp_session::{ConnectionConfig, Event, Outcome, OutgoingMessage, SendError, SessionConfig};
+use msrp_session::{
+    ConnectionError, Event, MessageRef, OpenError, OutgoingMessage, SessionId, SessionSpec,
+};
 
-use crate::tls::{Identity, PeerVerification};
+use crate::tls::{Identity, TlsError};
 
 /// Configuration of an [`Endpoint`](crate::Endpoint).
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct EndpointConfig {
-    /// The sans-IO connection settings and wire limits.
-    pub connection: ConnectionConfig,
+    /// What the sans-IO endpoint decides with: connection settings and wire limits, connection
+    /// limits, and the timeouts of connection setup, unused connections and shutdown.
+    pub endpoint: msrp_session::EndpointConfig,
     /// The certificate for `msrps`; a self-signed one is generated when TLS is used without one.
     pub identity: Option<Identity>,
-    /// Connections at once, incoming and outgoing; more are refused. Default 4096.
-    pub max_connections: usize,
-    /// Time an incoming connection has to complete its TLS handshake and first request, which
-    /// binds it to a session (RFC 4975 §5.4); an idle or slow peer is dropped. Default 10 s.
-    pub first_frame_timeout: Duration,
-    /// Time a connection is kept once no session uses it, for new sessions to the same peer
-    /// to reuse; then it is closed (RFC 4975 §4: nodes can "close these connections when no
-    /// sessions have used them for some period of time"). Default 60 s.
-    pub unused_connection_timeout: Duration,
-    /// Time an outgoing connection has to connect (and complete TLS). Default 10 s.
-    pub connect_timeout: Duration,
     /// Bytes read from a socket at a time. Default 256 KiB.
     pub read_size: usize,
     /// Bytes of output queued per connection before the sessions stop producing more (bodies
@@ -47,9 +39,10 @@ pub struct EndpointConfig {
     pub event_bytes: usize,
     /// Commands queued from [`Handle`]s before a sending thread blocks. Default 4096.
     pub command_capacity: usize,
-    /// Time a graceful [`shutdown`](crate::Endpoint::shutdown) waits for connections to drain.
-    /// Default 5 s.
-    pub shutdown_grace: Duration,
+    /// Host-name lookups run at once, each on a thread of its own so that the event loop never
+    /// waits for one (RFC 4975 §6.2: "the connecting device MUST determine a host address by
+    /// doing an A or AAAA DNS query"); more wait their turn. Default 4.
+    pub resolver_threads: usize,
     /// Time the event loop keeps polling, without sleeping, for the next event when the last
     /// one came that soon: the 200 to a SEND it just wrote, say. Waking a sleeping thread on
     /// another CPU can take longer than the whole exchange on loopback (measured on a 2-vCPU
@@ -75,216 +68,105 @@ pub struct EndpointConfig {
 impl Default for EndpointConfig {
     fn default() -> Self {
         Self {
-            connection: ConnectionConfig::default(),
+            endpoint: msrp_session::EndpointConfig::default(),
             identity: None,
-            max_connections: 4096,
-            first_frame_timeout: Duration::from_secs(10),
-            unused_connection_timeout: Duration::from_secs(60),
-            connect_timeout: Duration::from_secs(10),
             read_size: 256 << 10,
             write_buffer: 256 << 10,
             event_capacity: 4096,
             event_bytes: 16 << 20,
             command_capacity: 4096,
-            shutdown_grace: Duration::from_secs(5),
+            resolver_threads: 4,
             busy_poll: Duration::from_micros(50),
             setup_poll: Duration::from_micros(500),
         }
     }
 }
 
-/// Which side opens the connection (RFC 4975 §5.4: "the initiating endpoint MUST act as the
-/// "active" endpoint", and RFC 6135 roles from the SDP negotiation).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// This endpoint connects to the peer (or reuses a connection to it) and sends its first
-    /// SEND at once.
-    Active,
-    /// This endpoint waits for the peer to connect and name the session in its first request.
-    Passive,
-}
-
-/// What an endpoint needs to open a session.
+/// What went wrong with a connection. It keeps the error it came from, which
+/// [`source`](std::error::Error::source) returns.
 #[derive(Debug)]
 #[non_exhaustive]
-pub struct SessionSpec {
-    /// The session: local URI, peer path, limits, report and chunking choices.
-    pub config: SessionConfig,
-    /// Who connects.
-    pub role: Role,
-    /// Where an active session connects; by default the address of the first URI of the peer
-    /// path (its host name resolved).
-    pub connect_to: Option<SocketAddr>,
-    /// How the peer's certificate is checked; required when the peer path uses `msrps`.
-    pub verification: Option<PeerVerification>,
-    /// Whether an active session may share an existing connection to the same peer (RFC 4975
-    /// §5.4: it "SHOULD reuse that connection"). Default `true`.
-    pub reuse_connection: bool,
-}
-
-impl SessionSpec {
-    /// A session with the given role, connecting where the peer path says, without TLS checks.
-    pub fn new(config: SessionConfig, role: Role) -> Self {
-        Self {
-            config,
-            role,
-            connect_to: None,
-            verification: None,
-            reuse_connection: true,
-        }
-    }
-
-    /// Opens a connection of its own rather than sharing one.
-    pub fn new_connection(mut self) -> Self {
-        self.reuse_connection = false;
-        self
-    }
-
-    /// Connects to this address instead of resolving the peer path.
-    pub fn connect_to(mut self, addr: SocketAddr) -> Self {
-        self.connect_to = Some(addr);
-        self
-    }
-
-    /// Checks the peer's certificate this way.
-    pub fn verification(mut self, verification: PeerVerification) -> Self {
-        self.verification = Some(verification);
-        self
-    }
-}
-
-/// Names a session of an endpoint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionId(pub(crate) u64);
-
-/// Names a message sent through an endpoint, from [`Handle::send`] to its
-/// [`EndpointEvent::Outcome`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MessageRef(pub(crate) u64);
-
-/// What went wrong with a connection.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum TransportError {
-    /// Connecting failed (refused, unreachable, or timed out).
-    Connect(String),
+    /// The peer's host name could not be resolved.
+    Resolve(io::Error),
+    /// Connecting failed (refused, unreachable).
+    Connect(io::Error),
     /// Reading or writing failed, or the peer reset the connection.
-    Io(String),
+    Io(io::Error),
     /// The peer closed the connection.
     Closed,
-    /// The TLS handshake or record layer failed (including a certificate that does not match
-    /// the fingerprint from the SDP, RFC 4975 §14.4).
-    Tls(String),
-    /// The peer's certificate does not match the fingerprint its SDP announced (RFC 4975 §14.4:
-    /// "the endpoint MUST tear down the media session immediately").
-    Fingerprint,
-    /// The peer broke MSRP framing.
-    Framing(String),
-    /// The peer did not complete its first request, or a frame, in time.
-    Timeout,
-    /// The connection limit was reached.
-    TooManyConnections,
-    /// The endpoint shut down.
-    Shutdown,
+    /// The TLS handshake or record layer failed; a server certificate that does not match the
+    /// session's fingerprints (RFC 4975 §14.4) or trust anchors is refused here, as
+    /// [`rustls::Error::InvalidCertificate`].
+    Tls(rustls::Error),
+    /// TLS could not be set up on this side (a certificate or key rustls refused, a host name
+    /// that is not a valid TLS server name).
+    TlsSetup(TlsError),
+    /// The endpoint closed the connection: the peer broke MSRP framing, a timeout, a client
+    /// certificate that does not match the session's fingerprints, no session used it, or the
+    /// endpoint shut down.
+    Endpoint(ConnectionError),
+}
+
+impl TransportError {
+    /// Whether the peer's certificate did not match what the session expected: a client's
+    /// against the SDP fingerprints (found by the endpoint), or a server's against the
+    /// fingerprints or anchors (found by rustls during the handshake).
+    pub fn is_certificate_mismatch(&self) -> bool {
+        matches!(
+            self,
+            Self::Endpoint(ConnectionError::Fingerprint)
+                | Self::Tls(rustls::Error::InvalidCertificate(_))
+        )
+    }
 }
 
 impl fmt::Display for TransportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::Resolve(e) => write!(f, "cannot resolve the peer's host: {e}"),
             Self::Connect(e) => write!(f, "cannot connect: {e}"),
             Self::Io(e) => write!(f, "connection error: {e}"),
             Self::Closed => f.write_str("connection closed by the peer"),
+            Self::Tls(rustls::Error::InvalidCertificate(_)) => {
+                f.write_str("TLS certificate does not match the SDP fingerprint")
+            }
             Self::Tls(e) => write!(f, "TLS failure: {e}"),
-            Self::Fingerprint => f.write_str("TLS certificate does not match the SDP fingerprint"),
-            Self::Framing(e) => write!(f, "MSRP framing error: {e}"),
-            Self::Timeout => f.write_str("connection timed out"),
-            Self::TooManyConnections => f.write_str("too many connections"),
-            Self::Shutdown => f.write_str("endpoint shut down"),
+            Self::TlsSetup(e) => write!(f, "TLS setup: {e}"),
+            Self::Endpoint(ConnectionError::Framing(e)) => write!(f, "MSRP framing error: {e}"),
+            Self::Endpoint(e) => fmt::Display::fmt(e, f),
         }
     }
 }
 
-impl std::error::Error for TransportError {}
-
-/// Why a session could not be opened.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum OpenError {
-    /// The session configuration is unusable.
-    Config(msrp_session::ConfigError),
-    /// A session with the same session-id exists on this endpoint.
-    Duplicate,
-    /// The peer path is `msrps` but no verification was given, or TLS could not be set up.
-    Tls(String),
-    /// The peer's address could not be found.
-    Resolve(String),
-    /// Connecting could not start.
-    Connect(String),
-    /// The endpoint has shut down.
-    Shutdown,
-}
-
-impl fmt::Display for OpenError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Config(e) => write!(f, "invalid session: {e}"),
-            Self::Duplicate => f.write_str("a session with this session-id exists already"),
-            Self::Tls(e) => write!(f, "TLS: {e}"),
-            Self::Resolve(e) => write!(f, "cannot resolve the peer: {e}"),
-            Self::Connect(e) => write!(f, "cannot connect: {e}"),
-            Self::Shutdown => f.write_str("the endpoint has shut down"),
+            Self::Resolve(e) | Self::Connect(e) | Self::Io(e) => Some(e),
+            Self::Tls(e) => Some(e),
+            Self::TlsSetup(e) => Some(e),
+            Self::Endpoint(e) => Some(e),
+            Self::Closed => None,
         }
     }
 }
 
-impl std::error::Error for OpenError {}
+/// Something an endpoint has to tell the application: the sans-IO endpoint's events, with
+/// a [`TransportError`] saying why a connection closed.
+pub type EndpointEvent = msrp_session::EndpointEvent<TransportError>;
 
-/// Something an endpoint has to tell the application.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub enum EndpointEvent {
-    /// An event of a session: messages received, its failure. Outcomes of messages sent through
-    /// the endpoint come as [`EndpointEvent::Outcome`] instead.
-    Session(SessionId, Event),
-    /// The outcome of a message sent with [`Handle::send`] or [`Context::send`](crate::Context::send): exactly one per
-    /// message.
-    Outcome {
-        /// The session.
-        session: SessionId,
-        /// The message.
-        message: MessageRef,
-        /// Delivered, or failed and why.
-        outcome: Outcome,
-    },
-    /// A message was refused before anything was sent (RFC 4975 §8.6), or its session is gone.
-    /// This is its outcome.
-    Refused {
-        /// The session.
-        session: SessionId,
-        /// The message.
-        message: MessageRef,
-        /// Why.
-        error: SendError,
-    },
-    /// The session's connection is up: an active session connected (and completed TLS), or a
-    /// passive session's peer connected and named it.
-    Bound {
-        /// The session.
-        session: SessionId,
-        /// The peer's address.
-        peer: SocketAddr,
-    },
-    /// A connection failed or closed; its sessions fail too (each reports
-    /// [`Event::SessionFailed`]). This says why.
-    ConnectionError {
-        /// The peer's address.
-        peer: SocketAddr,
-        /// The sessions the connection carried.
-        sessions: Vec<SessionId>,
-        /// What happened.
-        error: TransportError,
-    },
+/// The event loop has stopped: the endpoint was shut down or dropped. What was asked of it
+/// will not be done, and no event will tell of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stopped;
+
+impl fmt::Display for Stopped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the endpoint has stopped")
+    }
 }
+
+impl std::error::Error for Stopped {}
 
 /// A command from a [`Handle`] to the event loop.
 pub(crate) enum Command {
@@ -294,9 +176,8 @@ pub(crate) enum Command {
         reply: SyncSender<io::Result<SocketAddr>>,
     },
     Open {
-        id: SessionId,
         spec: Box<SessionSpec>,
-        reply: SyncSender<Result<(), OpenError>>,
+        reply: SyncSender<Result<SessionId, OpenError>>,
     },
     Send {
         session: SessionId,
@@ -319,7 +200,9 @@ pub(crate) struct Shared {
     /// Set when the loop was woken and has not drained its commands yet: later commands need no
     /// further wake-up.
     pub(crate) woken: AtomicBool,
-    pub(crate) next_session: AtomicU64,
+    /// Set when the loop has stopped taking commands: a command sent after it finds this set
+    /// and tells its caller.
+    pub(crate) stopped: AtomicBool,
     pub(crate) next_message: AtomicU64,
     /// Events in the channel not yet received by the application.
     pub(crate) queued_events: AtomicUsize,
@@ -339,6 +222,11 @@ impl Shared {
             let _ = self.waker.wake();
         }
     }
+
+    /// A name for a message, unique within the endpoint.
+    pub(crate) fn next_message(&self) -> MessageRef {
+        MessageRef::new(self.next_message.fetch_add(1, Ordering::Relaxed))
+    }
 }
 
 /// A thread-safe handle to an endpoint's event loop: cheap to clone, usable from any thread.
@@ -355,66 +243,71 @@ impl fmt::Debug for Handle {
 }
 
 impl Handle {
-    fn command(&self, command: Command) -> bool {
-        let sent = self.commands.send(command).is_ok();
+    /// Sends a command to the loop. `Ok` means the loop will take it: it had not stopped
+    /// taking commands when this one was queued (it sets `stopped` before it takes the last
+    /// ones, so a command queued before that is seen).
+    fn command(&self, command: Command) -> Result<(), Stopped> {
+        self.commands.send(command).map_err(|_| Stopped)?;
         self.shared.wake();
-        sent
+        if self.shared.stopped.load(Ordering::SeqCst) {
+            return Err(Stopped);
+        }
+        Ok(())
     }
 
     /// Listens on `addr` (port 0 picks a free one) and returns the bound address. With `tls`,
     /// connections to it are `msrps`.
     pub fn listen(&self, addr: SocketAddr, tls: bool) -> io::Result<SocketAddr> {
+        let stopped = || io::Error::other(Stopped);
         let (reply, answer) = mpsc::sync_channel(1);
-        if !self.command(Command::Listen { addr, tls, reply }) {
-            return Err(io::Error::other("the endpoint has shut down"));
-        }
-        answer
-            .recv()
-            .unwrap_or_else(|_| Err(io::Error::other("the endpoint has shut down")))
+        self.command(Command::Listen { addr, tls, reply })
+            .map_err(|_| stopped())?;
+        answer.recv().unwrap_or_else(|_| Err(stopped()))
     }
 
     /// Opens a session: an active one connects (or reuses a connection to the same peer, RFC
     /// 4975 §5.4), a passive one waits for its peer.
     pub fn open_session(&self, spec: SessionSpec) -> Result<SessionId, OpenError> {
-        let id = SessionId(self.shared.next_session.fetch_add(1, Ordering::Relaxed));
         let (reply, answer) = mpsc::sync_channel(1);
         let command = Command::Open {
-            id,
             spec: Box::new(spec),
             reply,
         };
-        if !self.command(command) {
-            return Err(OpenError::Shutdown);
-        }
-        answer.recv().unwrap_or(Err(OpenError::Shutdown))?;
-        Ok(id)
+        self.command(command).map_err(|_| OpenError::Shutdown)?;
+        answer.recv().unwrap_or(Err(OpenError::Shutdown))
     }
 
-    /// Queues a message; its outcome arrives as an event. Blocks only while the command queue
-    /// is full.
-    pub fn send(&self, session: SessionId, outgoing: OutgoingMessage) -> MessageRef {
-        let message = MessageRef(self.shared.next_message.fetch_add(1, Ordering::Relaxed));
+    /// Queues a message; its outcome arrives as an event ([`EndpointEvent::Outcome`] or
+    /// [`EndpointEvent::Refused`]). Blocks only while the command queue is full. `Err` when the
+    /// loop has stopped: no outcome will come.
+    pub fn send(
+        &self,
+        session: SessionId,
+        outgoing: OutgoingMessage,
+    ) -> Result<MessageRef, Stopped> {
+        let message = self.shared.next_message();
         self.command(Command::Send {
             session,
             message,
             outgoing,
-        });
-        message
+        })?;
+        Ok(message)
     }
 
-    /// Aborts a message.
-    pub fn abort(&self, session: SessionId, message: MessageRef) {
-        self.command(Command::Abort { session, message });
+    /// Aborts a message. `Err` when the loop has stopped.
+    pub fn abort(&self, session: SessionId, message: MessageRef) -> Result<(), Stopped> {
+        self.command(Command::Abort { session, message })
     }
 
-    /// Closes a session: messages without an outcome fail.
-    pub fn close_session(&self, session: SessionId) {
-        self.command(Command::Close { session });
+    /// Closes a session: messages without an outcome fail. `Err` when the loop has stopped.
+    pub fn close_session(&self, session: SessionId) -> Result<(), Stopped> {
+        self.command(Command::Close { session })
     }
 
     /// Asks the endpoint to shut down gracefully.
     pub fn shutdown(&self) {
-        self.command(Command::Shutdown);
+        // A loop that has stopped is shut down already.
+        let _ = self.command(Command::Shutdown);
     }
 
     /// The SHA-256 fingerprint of this endpoint's certificate, for its SDP `a=fingerprint`.

@@ -59,7 +59,7 @@ impl Endpoint {
         let shared = Arc::new(Shared {
             waker,
             woken: AtomicBool::new(false),
-            next_session: AtomicU64::new(1),
+            stopped: AtomicBool::new(false),
             next_message: AtomicU64::new(1),
             queued_events: AtomicUsize::new(0),
             queued_bytes: AtomicUsize::new(0),
@@ -96,9 +96,9 @@ impl Endpoint {
             .expect("an endpoint started with a handler has no event channel")
     }
 
-    /// Shuts down gracefully: listeners close, connections drain what they can within
-    /// [`EndpointConfig::shutdown_grace`], then every session still open fails. Waits for the
-    /// event loop to finish.
+    /// Shuts down gracefully: listeners close, connections drain what they can within the
+    /// endpoint's [`shutdown_grace`](msrp_session::EndpointConfig::shutdown_grace), then every
+    /// session still open fails. Waits for the event loop to finish.
     pub fn shutdown(mut self) {
         self.stop();
     }

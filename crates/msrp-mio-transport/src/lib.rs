@@ -2,12 +2,16 @@
 //! a byte and never grow without bound.
 //!
 //! This crate is the only part of the workspace with sockets, TLS and a clock. An [`Endpoint`]
-//! runs one event loop on its own thread and drives `msrp-session` connections with it:
-//! listeners on IPv4 and IPv6, outgoing connections, connection reuse (RFC 4975 §5.4), TLS with
+//! runs one event loop on its own thread around a sans-IO [`msrp_session::Endpoint`], which
+//! makes every decision about sessions and connections: which session an incoming connection
+//! belongs to (481, 506, the SDP fingerprint), connection reuse (RFC 4975 §5.4), what waits for
+//! a connection, what fails when one is lost, timeouts. This crate does what it asks: listeners
+//! on IPv4 and IPv6, outgoing connections (host names looked up off the loop's thread), TLS with
 //! rustls for `msrps` (self-signed certificates checked against the peer's SDP fingerprint, RFC
-//! 4975 §14.4, or CA-verified ones), timers, and backpressure at every step. It does not do
-//! SIP or SDP exchange: the application negotiates (see `msrp_session::sdp`) and hands the
-//! result to [`Handle::open_session`].
+//! 4975 §14.4, or CA-verified ones), the read and write pumps with backpressure at every step,
+//! and the clock. It does not do SIP or SDP exchange: the application negotiates (see the
+//! `msrp-sdp` crate and `SessionConfig::from_negotiated`) and hands the result to
+//! [`Handle::open_session`].
 //!
 //! Applications talk to the loop through a [`Handle`] (commands over a channel, and a
 //! `mio::Waker`) from any thread, and receive [`EndpointEvent`]s from a channel ([`Events`]) or
@@ -32,7 +36,7 @@
 //!     |buf: &mut [u8]| buf.fill(4),                      // use a real random source
 //! );
 //! let session = endpoint.handle().open_session(SessionSpec::new(config, Role::Active))?;
-//! let message = endpoint.handle().send(session, OutgoingMessage::new("text/plain", "Hello"));
+//! let message = endpoint.handle().send(session, OutgoingMessage::new("text/plain", "Hello"))?;
 //! while let Some(event) = endpoint.events().recv() {
 //!     if let EndpointEvent::Outcome { message: m, outcome, .. } = event {
 //!         assert_eq!(m, message);
@@ -71,18 +75,20 @@ mod api;
 mod driver;
 mod endpoint;
 mod file;
+mod io;
+mod resolve;
 mod tls;
 
-pub use api::{
-    EndpointConfig, EndpointEvent, Events, Handle, MessageRef, OpenError, Role, SessionId,
-    SessionSpec, TransportError,
-};
+pub use api::{EndpointConfig, EndpointEvent, Events, Handle, Stopped, TransportError};
 pub use driver::{Context, Handler};
 pub use endpoint::Endpoint;
 pub use file::FileSource;
-pub use tls::{
-    Identity, PeerVerification, TlsError, fingerprint_of, matches_fingerprint, secure_random,
+/// The sans-IO endpoint's names, specs and errors, as this crate's API uses them.
+pub use msrp_session::{
+    ConnectionError, ConnectionId, MessageRef, OpenError, PeerCheck, Role, SessionId, SessionSpec,
+    fingerprint_of, matches_fingerprint,
 };
+pub use tls::{Identity, PeerVerification, TlsError, secure_random};
 
 /// Compiles the example of `README.md` as a doctest, so that it stays correct.
 #[cfg(doctest)]

@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use msrp_session::sdp::Fingerprint;
+use msrp_session::{PeerCheck, TrustAnchors, fingerprint_of, matches_fingerprint};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
@@ -12,16 +13,20 @@ use rustls::{
     ClientConfig, DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig,
     SignatureScheme,
 };
-use sha2::{Digest, Sha256, Sha384, Sha512};
 
 /// A TLS setup problem (not a peer's fault).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum TlsError {
     /// A certificate could not be generated.
-    Generate(String),
+    Generate(rcgen::Error),
     /// The certificate or key was refused by rustls.
     Config(rustls::Error),
+    /// A TLS peer is to be checked against trust anchors that are not a rustls
+    /// [`RootCertStore`], or not checked at all.
+    UnknownAnchors,
+    /// The host to connect to is not a valid TLS server name.
+    ServerName(rustls::pki_types::InvalidDnsNameError),
 }
 
 impl fmt::Display for TlsError {
@@ -29,11 +34,22 @@ impl fmt::Display for TlsError {
         match self {
             Self::Generate(e) => write!(f, "cannot generate a certificate: {e}"),
             Self::Config(e) => write!(f, "invalid TLS configuration: {e}"),
+            Self::UnknownAnchors => f.write_str("no usable way to check the peer's certificate"),
+            Self::ServerName(e) => write!(f, "not a valid TLS server name: {e}"),
         }
     }
 }
 
-impl std::error::Error for TlsError {}
+impl std::error::Error for TlsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Generate(e) => Some(e),
+            Self::Config(e) => Some(e),
+            Self::ServerName(e) => Some(e),
+            Self::UnknownAnchors => None,
+        }
+    }
+}
 
 /// This endpoint's certificate chain and private key.
 #[derive(Debug)]
@@ -58,8 +74,7 @@ impl Identity {
     /// certificate"): its [`fingerprint`](Self::fingerprint) goes into the SDP.
     pub fn self_signed(names: &[&str]) -> Result<Self, TlsError> {
         let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-        let certified = rcgen::generate_simple_self_signed(names)
-            .map_err(|e| TlsError::Generate(e.to_string()))?;
+        let certified = rcgen::generate_simple_self_signed(names).map_err(TlsError::Generate)?;
         let key = PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
         Ok(Self {
             chain: vec![certified.cert.der().clone()],
@@ -108,22 +123,26 @@ impl Identity {
     /// The rustls configuration an endpoint with this identity connects with to a peer checked
     /// as `verification` says, presenting this certificate. Sessions are not resumed: every
     /// connection shows its certificate, which the peer checks against the SDP.
-    pub fn client_config(
-        &self,
-        verification: &PeerVerification,
-    ) -> Result<Arc<ClientConfig>, TlsError> {
+    pub fn client_config(&self, check: &PeerCheck) -> Result<Arc<ClientConfig>, TlsError> {
         let provider = provider();
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(TlsError::Config)?;
-        let builder = match verification {
-            PeerVerification::Fingerprints(expected) => builder
+        let builder = match check {
+            PeerCheck::Fingerprints(expected) => builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(FingerprintVerifier {
                     expected: expected.clone(),
                     provider,
                 })),
-            PeerVerification::WebPki(roots) => builder.with_root_certificates(roots.clone()),
+            PeerCheck::Anchors(anchors) => {
+                let roots = anchors
+                    .downcast::<RootCertStore>()
+                    .ok_or(TlsError::UnknownAnchors)?;
+                builder.with_root_certificates(roots)
+            }
+            // The endpoint opens no msrps session without a check.
+            _ => return Err(TlsError::UnknownAnchors),
         };
         let mut config = builder
             .with_client_auth_cert(self.chain.clone(), self.key.clone_key())
@@ -144,42 +163,27 @@ pub fn secure_random() -> impl FnMut(&mut [u8]) + Send + 'static {
     }
 }
 
-/// The SHA-256 fingerprint of a DER certificate (RFC 4572: "computed over the DER form of the
-/// certificate").
-pub fn fingerprint_of(der: &[u8]) -> Fingerprint {
-    Fingerprint::new("sha-256", Sha256::digest(der).to_vec())
-}
-
-/// The digest of `der` with the fingerprint's hash function, if it is one this crate computes
-/// (SHA-256, SHA-384, SHA-512).
-fn digest_for(hash_function: &str, der: &[u8]) -> Option<Vec<u8>> {
-    match hash_function.to_ascii_lowercase().as_str() {
-        "sha-256" => Some(Sha256::digest(der).to_vec()),
-        "sha-384" => Some(Sha384::digest(der).to_vec()),
-        "sha-512" => Some(Sha512::digest(der).to_vec()),
-        _ => None,
-    }
-}
-
-/// Whether a certificate matches one of the fingerprints from the peer's SDP.
-pub fn matches_fingerprint(der: &[u8], expected: &[Fingerprint]) -> bool {
-    expected
-        .iter()
-        .any(|f| digest_for(&f.hash_function, der).is_some_and(|d| f.matches(&f.hash_function, &d)))
-}
-
-/// How the certificate of a peer is checked.
+/// How the certificate of a peer is checked: what [`SessionSpec::peer_check`](msrp_session::SessionSpec::peer_check) takes.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum PeerVerification {
     /// Against the fingerprints the peer put in its SDP (RFC 4975 §14.4): "if the fingerprint
     /// does not match the hashed certificate then the endpoint MUST tear down the media session
     /// immediately".
-    Fingerprints(Vec<Fingerprint>),
+    Fingerprints(Vec<msrp_session::sdp::Fingerprint>),
     /// Against trusted roots and the host name (RFC 4975 §5.4: "The SubjectAltName in the
     /// received certificate MUST match the hostname part of the URI and the certificate MUST be
     /// valid").
     WebPki(Arc<RootCertStore>),
+}
+
+impl From<PeerVerification> for PeerCheck {
+    fn from(verification: PeerVerification) -> Self {
+        match verification {
+            PeerVerification::Fingerprints(list) => PeerCheck::Fingerprints(list),
+            PeerVerification::WebPki(roots) => PeerCheck::Anchors(TrustAnchors::new(roots)),
+        }
+    }
 }
 
 pub(crate) fn provider() -> Arc<CryptoProvider> {
@@ -308,7 +312,15 @@ mod tests {
         let sha1 = Fingerprint::new("sha-1", vec![0; 20]);
         assert!(!matches_fingerprint(a.chain[0].as_ref(), &[sha1]));
         a.server_config().unwrap();
-        a.client_config(&PeerVerification::Fingerprints(vec![b.fingerprint()]))
+        a.client_config(&PeerCheck::Fingerprints(vec![b.fingerprint()]))
             .unwrap();
+        let roots = Arc::new(RootCertStore::empty());
+        a.client_config(&PeerVerification::WebPki(roots).into())
+            .unwrap();
+        let strange = PeerCheck::Anchors(TrustAnchors::new(Arc::new(1u8)));
+        assert!(matches!(
+            a.client_config(&strange),
+            Err(TlsError::UnknownAnchors)
+        ));
     }
 }

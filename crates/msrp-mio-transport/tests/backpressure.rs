@@ -14,15 +14,19 @@ use msrp_session::{Chunking, Event, OutgoingMessage};
 fn many_small_chunks(tls: bool) {
     let mut config = EndpointConfig::default();
     // A few responses fill the queue, so input stops and resumes over and over.
-    config.connection.max_queued_control = 4096;
-    config.connection.frame_timeout = Duration::from_secs(5);
+    config.endpoint.connection.max_queued_control = 4096;
+    config.endpoint.connection.frame_timeout = Duration::from_secs(5);
     let p = pair(tls, config, |c, _| c.chunking = Chunking::Fixed(2048));
     let size = 8 << 20;
     let body: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
-    let m = p.client.handle().send(
-        p.client_session,
-        OutgoingMessage::new("application/octet-stream", Bytes::from(body.clone())),
-    );
+    let m = p
+        .client
+        .handle()
+        .send(
+            p.client_session,
+            OutgoingMessage::new("application/octet-stream", Bytes::from(body.clone())),
+        )
+        .expect("the endpoint runs");
     let mut received = vec![0u8; size];
     let mut count = 0;
     let end = wait_for(&p.server, Duration::from_secs(60), |e| match e {

@@ -10,10 +10,14 @@ use msrp_session::{Event, OutgoingMessage};
 
 fn exchange(tls: bool, config: EndpointConfig) {
     let p = pair(tls, config, |_, _| {});
-    let m = p.client.handle().send(
-        p.client_session,
-        OutgoingMessage::new("text/plain", "hello over loopback"),
-    );
+    let m = p
+        .client
+        .handle()
+        .send(
+            p.client_session,
+            OutgoingMessage::new("text/plain", "hello over loopback"),
+        )
+        .expect("the endpoint runs");
     let body = wait_for(&p.server, Duration::from_secs(10), |e| match e {
         EndpointEvent::Session(_, Event::Message(m)) => Some(m.body),
         _ => None,
@@ -22,10 +26,14 @@ fn exchange(tls: bool, config: EndpointConfig) {
     let outcome = wait_outcome(&p.client, m, Duration::from_secs(10));
     assert!(outcome.result.is_ok(), "{outcome:?}");
     // And back, on the same connection.
-    let r = p.server.handle().send(
-        p.server_session,
-        OutgoingMessage::new("text/plain", "hello back"),
-    );
+    let r = p
+        .server
+        .handle()
+        .send(
+            p.server_session,
+            OutgoingMessage::new("text/plain", "hello back"),
+        )
+        .expect("the endpoint runs");
     let body = wait_for(&p.client, Duration::from_secs(10), |e| match e {
         EndpointEvent::Session(_, Event::Message(m)) => Some(m.body),
         _ => None,

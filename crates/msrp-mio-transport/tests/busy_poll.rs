@@ -73,10 +73,14 @@ fn lockstep_with_busy_poll_delivers_everything_then_sleeps() {
     let p = pair(false, config, |_, _| {});
     for i in 0..300u32 {
         let text = format!("message {i}");
-        let m = p.client.handle().send(
-            p.client_session,
-            OutgoingMessage::new("text/plain", text.clone()),
-        );
+        let m = p
+            .client
+            .handle()
+            .send(
+                p.client_session,
+                OutgoingMessage::new("text/plain", text.clone()),
+            )
+            .expect("the endpoint runs");
         let body = wait_for(&p.server, Duration::from_secs(10), |e| match e {
             EndpointEvent::Session(_, Event::Message(m)) => Some(m.body),
             _ => None,
@@ -109,7 +113,7 @@ fn setup_poll_ends_when_the_peer_does_not_answer() {
     let mut config = EndpointConfig::default();
     config.busy_poll = Duration::ZERO;
     config.setup_poll = Duration::from_millis(300);
-    config.connect_timeout = Duration::from_secs(30);
+    config.endpoint.connect_timeout = Duration::from_secs(30);
     let client = Endpoint::start(config).unwrap();
     let before = loop_threads_runnable_ms();
     let local = uri("msrps", "127.0.0.1:9".parse().unwrap(), "cli0session");
@@ -118,7 +122,7 @@ fn setup_poll_ends_when_the_peer_does_not_answer() {
         SessionConfig::new(local.parse().unwrap(), remote.parse().unwrap(), random(1)),
         Role::Active,
     )
-    .verification(PeerVerification::Fingerprints(Vec::new()));
+    .peer_check(PeerVerification::Fingerprints(Vec::new()));
     client.handle().open_session(spec).unwrap();
     let (mut silent, _) = listener.accept().unwrap();
     // The ClientHello arrives: the flight was written.

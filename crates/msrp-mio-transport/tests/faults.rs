@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use common::{pair, random, uri, wait_for};
 use msrp_mio_transport::{
-    Endpoint, EndpointConfig, EndpointEvent, PeerVerification, Role, SessionSpec, TransportError,
+    ConnectionError, Endpoint, EndpointConfig, EndpointEvent, PeerVerification, Role, SessionSpec,
+    TransportError,
 };
 use msrp_session::sdp::Fingerprint;
 use msrp_session::{Event, FailedBy, OutgoingMessage, SessionConfig, SessionFailure};
@@ -36,10 +37,13 @@ fn towards(
 fn killed_peer_mid_transfer_fails_the_message() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let (endpoint, session) = towards(&listener, |_| {});
-    let message = endpoint.handle().send(
-        session,
-        OutgoingMessage::new("application/octet-stream", vec![7u8; 64 << 20]),
-    );
+    let message = endpoint
+        .handle()
+        .send(
+            session,
+            OutgoingMessage::new("application/octet-stream", vec![7u8; 64 << 20]),
+        )
+        .expect("the endpoint runs");
     let (mut peer, _) = listener.accept().unwrap();
     let mut buf = vec![0u8; 1 << 20];
     let mut got = 0;
@@ -68,10 +72,13 @@ fn silent_peer_gives_408() {
     let (endpoint, session) = towards(&listener, |c| {
         c.transaction_timeout = Duration::from_millis(500)
     });
-    let message = endpoint.handle().send(
-        session,
-        OutgoingMessage::new("text/plain", "is anyone there?"),
-    );
+    let message = endpoint
+        .handle()
+        .send(
+            session,
+            OutgoingMessage::new("text/plain", "is anyone there?"),
+        )
+        .expect("the endpoint runs");
     let (mut peer, _) = listener.accept().unwrap();
     peer.set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
@@ -112,7 +119,7 @@ fn wrong_fingerprint_is_refused_by_the_client() {
         .handle()
         .open_session(
             SessionSpec::new(sc, Role::Passive)
-                .verification(PeerVerification::Fingerprints(vec![client_fp])),
+                .peer_check(PeerVerification::Fingerprints(vec![client_fp])),
         )
         .unwrap();
     let wrong = Fingerprint::new("sha-256", vec![0xAB; 32]);
@@ -121,17 +128,26 @@ fn wrong_fingerprint_is_refused_by_the_client() {
         .handle()
         .open_session(
             SessionSpec::new(cc, Role::Active)
-                .verification(PeerVerification::Fingerprints(vec![wrong])),
+                .peer_check(PeerVerification::Fingerprints(vec![wrong])),
         )
         .unwrap();
     let message = client
         .handle()
-        .send(session, OutgoingMessage::new("text/plain", "secret"));
+        .send(session, OutgoingMessage::new("text/plain", "secret"))
+        .expect("the endpoint runs");
     let error = wait_for(&client, Duration::from_secs(10), |e| match e {
-        EndpointEvent::ConnectionError { error, .. } => Some(error),
+        EndpointEvent::ConnectionClosed { error, .. } => Some(error),
         _ => None,
     });
-    assert_eq!(error, TransportError::Fingerprint);
+    // The client's TLS check refuses the server's certificate during the handshake.
+    assert!(
+        matches!(
+            error,
+            TransportError::Tls(rustls::Error::InvalidCertificate(_))
+        ),
+        "{error:?}"
+    );
+    assert!(error.is_certificate_mismatch());
     // The message fails: with an outcome when it reached the session before the connection
     // failed, refused when it came after.
     let failed = wait_for(&client, Duration::from_secs(10), |e| match e {
@@ -167,7 +183,7 @@ fn wrong_client_certificate_is_refused_by_the_server() {
     let sc = SessionConfig::new(s_uri.parse().unwrap(), c_uri.parse().unwrap(), random(1));
     let server_session = server
         .handle()
-        .open_session(SessionSpec::new(sc, Role::Passive).verification(
+        .open_session(SessionSpec::new(sc, Role::Passive).peer_check(
             PeerVerification::Fingerprints(vec![Fingerprint::new("sha-256", vec![1; 32])]),
         ))
         .unwrap();
@@ -176,20 +192,30 @@ fn wrong_client_certificate_is_refused_by_the_server() {
         .handle()
         .open_session(
             SessionSpec::new(cc, Role::Active)
-                .verification(PeerVerification::Fingerprints(vec![server_fp])),
+                .peer_check(PeerVerification::Fingerprints(vec![server_fp])),
         )
         .unwrap();
     client
         .handle()
-        .send(session, OutgoingMessage::new("text/plain", "secret"));
+        .send(session, OutgoingMessage::new("text/plain", "secret"))
+        .expect("the endpoint runs");
     let (id, error) = wait_for(&server, Duration::from_secs(10), |e| match e {
-        EndpointEvent::ConnectionError {
+        EndpointEvent::ConnectionClosed {
             sessions, error, ..
         } => Some((sessions, error)),
         _ => None,
     });
     assert_eq!(id, vec![server_session]);
-    assert_eq!(error, TransportError::Fingerprint);
+    // The server's endpoint refuses the client's certificate when the request names the
+    // session whose SDP fingerprint it does not match.
+    assert!(
+        matches!(
+            error,
+            TransportError::Endpoint(ConnectionError::Fingerprint)
+        ),
+        "{error:?}"
+    );
+    assert!(error.is_certificate_mismatch());
     let failed = wait_for(&server, Duration::from_secs(10), |e| match e {
         EndpointEvent::Session(s, Event::SessionFailed(why)) if s == server_session => Some(why),
         _ => None,
@@ -224,7 +250,8 @@ fn ipv6_loopback() {
         .unwrap();
     client
         .handle()
-        .send(session, OutgoingMessage::new("text/plain", "over IPv6"));
+        .send(session, OutgoingMessage::new("text/plain", "over IPv6"))
+        .expect("the endpoint runs");
     let (body, peer) = wait_for(&server, Duration::from_secs(10), {
         let mut peer = None;
         move |e| match e {
@@ -243,10 +270,13 @@ fn ipv6_loopback() {
 #[test]
 fn tls_with_the_right_fingerprints_works_both_ways() {
     let p = pair(true, EndpointConfig::default(), |_, _| {});
-    p.client.handle().send(
-        p.client_session,
-        OutgoingMessage::new("text/plain", "sealed"),
-    );
+    p.client
+        .handle()
+        .send(
+            p.client_session,
+            OutgoingMessage::new("text/plain", "sealed"),
+        )
+        .expect("the endpoint runs");
     let body = wait_for(&p.server, Duration::from_secs(10), |e| match e {
         EndpointEvent::Session(_, Event::Message(m)) => Some(m.body),
         _ => None,
@@ -257,7 +287,7 @@ fn tls_with_the_right_fingerprints_works_both_ways() {
 #[test]
 fn slowloris_connection_is_dropped() {
     let mut config = EndpointConfig::default();
-    config.first_frame_timeout = Duration::from_millis(300);
+    config.endpoint.first_frame_timeout = Duration::from_millis(300);
     let server = Endpoint::start(config).unwrap();
     let addr = server
         .handle()
@@ -279,7 +309,7 @@ fn slowloris_connection_is_dropped() {
 #[test]
 fn a_connection_no_session_uses_is_closed_after_a_while() {
     let mut config = EndpointConfig::default();
-    config.unused_connection_timeout = Duration::from_millis(300);
+    config.endpoint.unused_connection_timeout = Duration::from_millis(300);
     let server = Endpoint::start(config).unwrap();
     let addr = server
         .handle()
@@ -324,7 +354,10 @@ fn a_connection_no_session_uses_is_closed_after_a_while() {
         "{idle:?}"
     );
     // Once it is closed, the connection goes after the configured time.
-    server.handle().close_session(session);
+    server
+        .handle()
+        .close_session(session)
+        .expect("the endpoint runs");
     let closed_at = Instant::now();
     raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     assert_eq!(raw.read(&mut buf).unwrap(), 0, "the connection is closed");

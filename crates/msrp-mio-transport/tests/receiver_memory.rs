@@ -43,7 +43,10 @@ fn handler_receiver_holds_little() {
     });
     let profiler = dhat::Profiler::builder().testing().build();
     let start = dhat::HeapStats::get().curr_bytes;
-    p.client.handle().send(p.client_session, message());
+    p.client
+        .handle()
+        .send(p.client_session, message())
+        .expect("the endpoint runs");
     let (counted, ok) = done.recv_timeout(Duration::from_secs(120)).unwrap();
     assert!(ok && counted == SIZE, "{counted} bytes, ok: {ok}");
     let peak = dhat::HeapStats::get().max_bytes - start;
@@ -61,7 +64,11 @@ fn lagging_application_holds_little() {
     let p = pair_of(server, client, false, |_, _| {});
     let profiler = dhat::Profiler::builder().testing().build();
     let start = dhat::HeapStats::get().curr_bytes;
-    let sent = p.client.handle().send(p.client_session, message());
+    let sent = p
+        .client
+        .handle()
+        .send(p.client_session, message())
+        .expect("the endpoint runs");
     // The application sleeps: the endpoint reads until 4 MiB of data wait, then stops.
     std::thread::sleep(Duration::from_secs(1));
     let held = dhat::HeapStats::get().curr_bytes - start;

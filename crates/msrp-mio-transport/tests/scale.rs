@@ -48,10 +48,13 @@ fn run(shared_connection: bool) {
         client_sessions.push(client.handle().open_session(spec).unwrap());
     }
     for (i, s) in client_sessions.iter().enumerate() {
-        client.handle().send(
-            *s,
-            OutgoingMessage::new("text/plain", format!("message {i}")),
-        );
+        client
+            .handle()
+            .send(
+                *s,
+                OutgoingMessage::new("text/plain", format!("message {i}")),
+            )
+            .expect("the endpoint runs");
     }
     // Every server session gets its message, answers on the same session, and every message
     // has a delivered outcome.
@@ -72,7 +75,8 @@ fn run(shared_connection: bool) {
                 assert!(received.insert(s), "one message per session");
                 server
                     .handle()
-                    .send(s, OutgoingMessage::new("text/plain", "reply"));
+                    .send(s, OutgoingMessage::new("text/plain", "reply"))
+                    .expect("the endpoint runs");
             }
             Some(EndpointEvent::Bound { peer, .. }) => {
                 peers.insert(peer);

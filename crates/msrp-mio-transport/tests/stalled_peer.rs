@@ -30,11 +30,14 @@ fn stalled_peer_costs_bounded_memory() {
         .handle()
         .open_session(SessionSpec::new(config, Role::Active))
         .unwrap();
-    let message = endpoint.handle().send(
-        session,
-        OutgoingMessage::from_source("application/octet-stream", Generated::new(SIZE))
-            .failure_report(FailureReport::No),
-    );
+    let message = endpoint
+        .handle()
+        .send(
+            session,
+            OutgoingMessage::from_source("application/octet-stream", Generated::new(SIZE))
+                .failure_report(FailureReport::No),
+        )
+        .expect("the endpoint runs");
     let (mut stream, _) = listener.accept().unwrap();
 
     // The peer reads nothing for a while: the sender fills the socket buffers, then waits.

@@ -46,14 +46,18 @@ fn make_file(name: &str) -> (TempFile, Vec<u8>) {
 fn transfer(tls: bool) {
     let (file, digest) = make_file(if tls { "tls" } else { "tcp" });
     let p = pair(tls, EndpointConfig::default(), |_, _| {});
-    let message = p.client.handle().send(
-        p.client_session,
-        OutgoingMessage::from_source(
-            "application/octet-stream",
-            FileSource::open(&file.0).unwrap(),
+    let message = p
+        .client
+        .handle()
+        .send(
+            p.client_session,
+            OutgoingMessage::from_source(
+                "application/octet-stream",
+                FileSource::open(&file.0).unwrap(),
+            )
+            .success_report(true),
         )
-        .success_report(true),
-    );
+        .expect("the endpoint runs");
     let mut hash = Sha256::new();
     let mut next = 0u64;
     let size = wait_for(&p.server, Duration::from_secs(300), |e| match e {

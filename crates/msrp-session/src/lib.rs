@@ -56,8 +56,10 @@
 
 #![forbid(unsafe_code)]
 
+mod certificate;
 mod config;
 mod connection;
+mod endpoint;
 mod event;
 mod frames;
 mod hash;
@@ -69,8 +71,13 @@ mod session;
 mod timer;
 mod transactions;
 
+pub use certificate::{fingerprint_of, matches_fingerprint};
 pub use config::{Chunking, ConnectionConfig, FromPathCheck, Limits, Random, SessionConfig};
 pub use connection::{Connection, InsertError};
+pub use endpoint::{
+    AcceptError, Action, ConnectTarget, ConnectionError, ConnectionId, Endpoint, EndpointConfig,
+    EndpointEvent, MessageRef, OpenError, PeerCheck, Role, SessionId, SessionSpec, TrustAnchors,
+};
 pub use event::{
     ConnectionEvent, Delivered, Event, FailedBy, Failure, IncomingFailure, Message, MessageData,
     MessageEnd, MessageStart, Outcome, Refusal, SessionFailure,

@@ -75,8 +75,8 @@ pub fn pair_of(
     if tls {
         let server_fp = server.handle().fingerprint().unwrap().clone();
         let client_fp = client.handle().fingerprint().unwrap().clone();
-        server_spec = server_spec.verification(PeerVerification::Fingerprints(vec![client_fp]));
-        client_spec = client_spec.verification(PeerVerification::Fingerprints(vec![server_fp]));
+        server_spec = server_spec.peer_check(PeerVerification::Fingerprints(vec![client_fp]));
+        client_spec = client_spec.peer_check(PeerVerification::Fingerprints(vec![server_fp]));
     }
     let server_session = server.handle().open_session(server_spec).unwrap();
     let client_session = client.handle().open_session(client_spec).unwrap();
