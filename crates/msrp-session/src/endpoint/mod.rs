@@ -435,7 +435,7 @@ impl Endpoint {
     }
 
     /// Closes a session: its messages without an outcome fail with
-    /// [`FailedBy::SessionClosed`]; one that never got a connection fails with
+    /// [`FailedBy::SessionClosed`](crate::FailedBy::SessionClosed); one that never got a connection fails with
     /// [`Event::SessionFailed`]. Its connection stays, for reuse, until no session has used it
     /// for [`EndpointConfig::unused_connection_timeout`].
     pub fn close_session(&mut self, now: Instant, session: SessionId) {
