@@ -3,9 +3,7 @@
 use std::io::Read;
 
 use msrp_mio_transport::secure_random;
-use msrp_session::sdp::{
-    Capabilities, Fingerprint, FormatEntry, Origin, Protocol, SessionDescription,
-};
+use msrp_sdp::{Capabilities, Fingerprint, FormatEntry, Origin, Protocol, SessionDescription};
 
 use crate::Failure;
 use crate::util::{NOT_DELIVERED, USAGE};

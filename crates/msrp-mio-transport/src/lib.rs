@@ -6,7 +6,7 @@
 //! listeners on IPv4 and IPv6, outgoing connections, connection reuse (RFC 4975 §5.4), TLS with
 //! rustls for `msrps` (self-signed certificates checked against the peer's SDP fingerprint, RFC
 //! 4975 §14.4, or CA-verified ones), timers, and backpressure at every step. It does not do
-//! SIP or SDP exchange: the application negotiates (see `msrp_session::sdp`) and hands the
+//! SIP or SDP exchange: the application negotiates (see `msrp_sdp`) and hands the
 //! result to [`Handle::open_session`].
 //!
 //! Applications talk to the loop through a [`Handle`] (commands over a channel, and a

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use msrp_session::sdp::Fingerprint;
+use msrp_sdp::Fingerprint;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};

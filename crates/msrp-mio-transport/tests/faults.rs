@@ -10,7 +10,7 @@ use common::{pair, random, uri, wait_for};
 use msrp_mio_transport::{
     Endpoint, EndpointConfig, EndpointEvent, PeerVerification, Role, SessionSpec, TransportError,
 };
-use msrp_session::sdp::Fingerprint;
+use msrp_sdp::Fingerprint;
 use msrp_session::{Event, FailedBy, OutgoingMessage, SessionConfig, SessionFailure};
 use msrp_wire::StatusCode;
 

@@ -3,9 +3,8 @@
 use core::fmt;
 use std::time::Duration;
 
+use msrp_sdp::FormatEntry;
 use msrp_uri::{MsrpUri, Path};
-
-use crate::sdp::FormatEntry;
 
 /// A source of random bytes, for transaction ids, Message-IDs and session-ids.
 ///

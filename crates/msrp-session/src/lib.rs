@@ -1,11 +1,11 @@
-//! The sans-IO MSRP session engine (RFC 4975): chunking, reassembly, reports, transactions,
-//! timers, and the SDP side of MSRP.
+//! The sans-IO MSRP session engine (RFC 4975): chunking, reassembly, reports, transactions and
+//! timers.
 //!
 //! This crate decides what an MSRP endpoint sends and what a received frame means. It never
 //! opens a socket, reads a clock or spawns a thread: bytes and time (`now`) are passed in,
 //! bytes and events come out, and randomness comes from the configuration, so every behaviour
 //! can be replayed in a test. Sockets, TLS and the clock belong to `msrp-mio-transport`; the
-//! frame grammar to `msrp-wire`; URIs to `msrp-uri`.
+//! frame grammar to `msrp-wire`; URIs to `msrp-uri`; SDP and offer/answer to `msrp-sdp`.
 //!
 //! - A [`Connection`] carries one or more [`Session`]s over one byte stream, routes requests by
 //!   the session-id of their To-Path, and answers 481 for sessions it does not carry.
@@ -18,8 +18,6 @@
 //!   overlaps; small messages come whole ([`Event::Message`]), larger ones as data at offsets
 //!   as it arrives ([`Event::MessageData`]). Responses and success and failure REPORTs follow
 //!   RFC 4975 §7.1.2 to §7.2; [`Limits`] bound everything a peer controls.
-//! - [`sdp`]: the MSRP media description and offer/answer (RFC 4975 §8, RFC 6135, RFC 4572,
-//!   RFC 5547, RFC 6714, RFC 7701).
 //!
 //! # A run loop
 //!
@@ -64,7 +62,6 @@ mod hash;
 mod ids;
 mod message;
 mod ranges;
-pub mod sdp;
 mod session;
 mod timer;
 mod transactions;
@@ -77,6 +74,7 @@ pub use event::{
 };
 pub use ids::{IncomingKey, MessageHandle, MessageId, SessionKey};
 pub use message::{Body, BodySource, OutgoingMessage};
+pub use msrp_sdp::FormatEntry;
 pub use session::{ConfigError, SendError, Session};
 
 /// Runs the example of `README.md` as a doctest, so that it stays correct.

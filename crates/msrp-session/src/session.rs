@@ -27,10 +27,9 @@ use crate::frames::{
 use crate::hash::{FastMap, FastSet};
 use crate::message::{Body, BodySource, OutgoingMessage};
 use crate::ranges::RangeSet;
-use crate::sdp::FormatEntry;
 use crate::timer::Timers;
 use crate::transactions::{Transactions, tx_key};
-use crate::{IncomingKey, MessageHandle, MessageId, SessionKey};
+use crate::{FormatEntry, IncomingKey, MessageHandle, MessageId, SessionKey};
 
 /// Bytes read from a body source at a time.
 const READ_SIZE: usize = 64 << 10;

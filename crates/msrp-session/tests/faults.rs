@@ -182,10 +182,10 @@ fn peer_413_mid_transfer_stops_the_message() {
 #[test]
 fn unsupported_type_gets_415_and_peer_limits_refuse_before_sending() {
     let mut b = config(BOB, ALICE, 2);
-    b.accept_types = msrp_session::sdp::FormatEntry::parse_list("text/plain message/*").unwrap();
+    b.accept_types = msrp_session::FormatEntry::parse_list("text/plain message/*").unwrap();
     let mut a = config(ALICE, BOB, 1);
     a.peer_max_size = Some(1000);
-    a.peer_accept_types = msrp_session::sdp::FormatEntry::parse_list("text/* image/png");
+    a.peer_accept_types = msrp_session::FormatEntry::parse_list("text/* image/png");
     let mut pair = Pair::new(Side::new(vec![a]), Side::new(vec![b]), 3);
     let key = pair.a.key();
     // Alice believes Bob takes image/png (a stale SDP); Bob refuses it.
