@@ -93,25 +93,16 @@ impl Default for EndpointConfig {
     }
 }
 
-/// Which side opens the connection (RFC 4975 §5.4: "the initiating endpoint MUST act as the
-/// "active" endpoint", and RFC 6135 roles from the SDP negotiation).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// This endpoint connects to the peer (or reuses a connection to it) and sends its first
-    /// SEND at once.
-    Active,
-    /// This endpoint waits for the peer to connect and name the session in its first request.
-    Passive,
-}
+/// Which side opens the connection: the role of `msrp-sdp`, through `msrp-session`.
+pub use msrp_session::Role;
 
 /// What an endpoint needs to open a session.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct SessionSpec {
-    /// The session: local URI, peer path, limits, report and chunking choices.
+    /// The session: local URI, peer path, who connects ([`SessionConfig::role`]), limits,
+    /// report and chunking choices.
     pub config: SessionConfig,
-    /// Who connects.
-    pub role: Role,
     /// Where an active session connects; by default the address of the first URI of the peer
     /// path (its host name resolved).
     pub connect_to: Option<SocketAddr>,
@@ -123,11 +114,12 @@ pub struct SessionSpec {
 }
 
 impl SessionSpec {
-    /// A session with the given role, connecting where the peer path says, without TLS checks.
-    pub fn new(config: SessionConfig, role: Role) -> Self {
+    /// A session with the given role (set in `config.role`), connecting where the peer path
+    /// says, without TLS checks.
+    pub fn new(mut config: SessionConfig, role: Role) -> Self {
+        config.role = role;
         Self {
             config,
-            role,
             connect_to: None,
             verification: None,
             reuse_connection: true,

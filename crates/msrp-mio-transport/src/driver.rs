@@ -725,13 +725,12 @@ impl Driver {
             return Err(OpenError::Shutdown);
         }
         let SessionSpec {
-            mut config,
-            role,
+            config,
             connect_to,
             verification,
             reuse_connection,
         } = spec;
-        config.active = role == Role::Active;
+        let role = config.role;
         let secure =
             config.peer_path.first().scheme().is_secure() || config.local_uri.scheme().is_secure();
         // The active side is the TLS client, and must know whom it talks to (RFC 4975 §14.4).

@@ -3,7 +3,7 @@
 use core::fmt;
 use std::time::Duration;
 
-use msrp_sdp::FormatEntry;
+use msrp_sdp::{FormatEntry, Role};
 use msrp_uri::{MsrpUri, Path};
 
 /// A source of random bytes, for transaction ids, Message-IDs and session-ids.
@@ -128,10 +128,11 @@ pub struct SessionConfig {
     pub peer_max_size: Option<u64>,
     /// How the From-Path of incoming requests is checked.
     pub from_path_check: FromPathCheck,
-    /// Whether this endpoint is the active one (RFC 4975 §5.4), which "MUST immediately issue a
-    /// SEND request" when its connection is up: a bodiless SEND is sent when the session is
-    /// attached to a connection with nothing else queued.
-    pub active: bool,
+    /// Whether this endpoint opens the connection. The active one (RFC 4975 §5.4) "MUST
+    /// immediately issue a SEND request" when its connection is up: a bodiless SEND is sent when
+    /// the session is attached to a connection with nothing else queued. Default
+    /// [`Role::Passive`].
+    pub role: Role,
     /// Limits on what the peer can make this session do.
     pub limits: Limits,
 }
@@ -152,7 +153,7 @@ impl SessionConfig {
             peer_accept_types: None,
             peer_max_size: None,
             from_path_check: FromPathCheck::Strict,
-            active: false,
+            role: Role::Passive,
             limits: Limits::default(),
         }
     }
@@ -171,7 +172,7 @@ impl fmt::Debug for SessionConfig {
             .field("peer_accept_types", &self.peer_accept_types)
             .field("peer_max_size", &self.peer_max_size)
             .field("from_path_check", &self.from_path_check)
-            .field("active", &self.active)
+            .field("role", &self.role)
             .field("limits", &self.limits)
             .finish_non_exhaustive()
     }

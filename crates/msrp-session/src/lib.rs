@@ -74,7 +74,7 @@ pub use event::{
 };
 pub use ids::{IncomingKey, MessageHandle, MessageId, SessionKey};
 pub use message::{Body, BodySource, OutgoingMessage};
-pub use msrp_sdp::FormatEntry;
+pub use msrp_sdp::{FormatEntry, Role};
 pub use session::{ConfigError, SendError, Session};
 
 /// Runs the example of `README.md` as a doctest, so that it stays correct.

@@ -29,7 +29,7 @@ use crate::message::{Body, BodySource, OutgoingMessage};
 use crate::ranges::RangeSet;
 use crate::timer::Timers;
 use crate::transactions::{Transactions, tx_key};
-use crate::{FormatEntry, IncomingKey, MessageHandle, MessageId, SessionKey};
+use crate::{FormatEntry, IncomingKey, MessageHandle, MessageId, Role, SessionKey};
 
 /// Bytes read from a body source at a time.
 const READ_SIZE: usize = 64 << 10;
@@ -529,7 +529,7 @@ impl Session {
             plain,
             failed: false,
             released: true,
-            bind_pending: config.active,
+            bind_pending: config.role == Role::Active,
             bind: None,
             next_handle: 0,
             next_incoming: 0,

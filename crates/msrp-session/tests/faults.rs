@@ -9,7 +9,7 @@ use bytes::Bytes;
 use common::{ALICE, BOB, Pair, Side, config};
 use msrp_session::{
     BodySource, Connection, ConnectionConfig, ConnectionEvent, FailedBy, IncomingFailure,
-    OutgoingMessage, SendError, Session, SessionFailure,
+    OutgoingMessage, Role, SendError, Session, SessionFailure,
 };
 use msrp_wire::StatusCode;
 
@@ -439,7 +439,7 @@ fn success_report_is_awaited_and_times_out_without_one() {
 #[test]
 fn bind_send_of_the_active_endpoint() {
     let mut a = config(ALICE, BOB, 1);
-    a.active = true;
+    a.role = Role::Active;
     let mut pair = Pair::new(
         Side::new(vec![a]),
         Side::new(vec![config(BOB, ALICE, 2)]),
@@ -456,7 +456,7 @@ fn bind_send_of_the_active_endpoint() {
 #[test]
 fn bind_send_to_a_peer_that_does_not_know_the_session_fails_it() {
     let mut a = config(ALICE, BOB, 1);
-    a.active = true;
+    a.role = Role::Active;
     let mut pair = Pair::new(Side::new(vec![a]), Side::new(vec![]), 19);
     pair.drive();
     let now = pair.now;
