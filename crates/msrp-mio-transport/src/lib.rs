@@ -6,8 +6,9 @@
 //! listeners on IPv4 and IPv6, outgoing connections, connection reuse (RFC 4975 §5.4), TLS with
 //! rustls for `msrps` (self-signed certificates checked against the peer's SDP fingerprint, RFC
 //! 4975 §14.4, or CA-verified ones), timers, and backpressure at every step. It does not do
-//! SIP or SDP exchange: the application negotiates (see `msrp_sdp`) and hands the
-//! result to [`Handle::open_session`].
+//! SIP or SDP exchange: the application negotiates (see `msrp_sdp`), turns the result into a
+//! session configuration with `SessionConfig::from_negotiated`, and hands it to
+//! [`Handle::open_session`].
 //!
 //! Applications talk to the loop through a [`Handle`] (commands over a channel, and a
 //! `mio::Waker`) from any thread, and receive [`EndpointEvent`]s from a channel ([`Events`]) or
