@@ -1,5 +1,5 @@
-//! The properties behind the cargo-fuzz targets of `msrp-wire`, `msrp-uri` and `msrp-session`
-//! (its engine and its SDP module).
+//! The properties behind the cargo-fuzz targets of `msrp-wire`, `msrp-uri`, `msrp-sdp` and
+//! `msrp-session`.
 //!
 //! Each file in `fuzz_targets/` is one line that hands libFuzzer's input to the `check` function
 //! of the module with the same name. The checks assert what the crates promise (split input gives

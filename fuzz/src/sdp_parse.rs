@@ -1,5 +1,5 @@
 //! `sdp_parse`: arbitrary bytes parsed as an SDP session description with
-//! `msrp_session::sdp::parse`, which promises to take any bytes without panicking.
+//! `msrp_sdp::parse`, which promises to take any bytes without panicking.
 //!
 //! Asserted for a description that parses: `encode` and `Display` write the same text, made of
 //! CRLF-terminated lines without stray CR or LF; that text parses again, and the description it
@@ -8,11 +8,11 @@
 //! absence of `v=`; the per-media lookups answer for every media index. For input that does not
 //! parse, the error's line number lies within the input.
 
-use msrp_session::sdp::{self, SessionDescription};
+use msrp_sdp::SessionDescription;
 
 /// Runs the target on one input.
 pub fn check(data: &[u8]) {
-    let sd = match sdp::parse(data) {
+    let sd = match msrp_sdp::parse(data) {
         Ok(sd) => sd,
         Err(e) => {
             let lines = data.iter().filter(|&&b| b == b'\n').count() + 1;
@@ -31,14 +31,14 @@ pub fn check(data: &[u8]) {
     assert_eq!(sd.is_fragment(), sd.version.is_none());
     check_media_lookups(&sd);
 
-    let again = match sdp::parse(text.as_bytes()) {
+    let again = match msrp_sdp::parse(text.as_bytes()) {
         Ok(again) => again,
         Err(e) => panic!("{e:?}: the encoding of {sd:?} does not parse:\n{text}"),
     };
     assert_eq!(again.to_string(), text, "encoding is not a fixed point");
     let bare_lf = text.replace("\r\n", "\n");
     assert_eq!(
-        sdp::parse(bare_lf.as_bytes()).as_ref(),
+        msrp_sdp::parse(bare_lf.as_bytes()).as_ref(),
         Ok(&again),
         "bare LF"
     );

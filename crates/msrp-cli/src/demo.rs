@@ -1,12 +1,14 @@
-//! `msrp demo`: two endpoints in one process exchange messages and a file over loopback.
+//! `msrp demo`: two endpoints in one process agree on a session with an SDP offer and answer,
+//! then exchange messages and a file over loopback.
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use msrp_mio_transport::{
-    Endpoint, EndpointConfig, EndpointEvent, MessageRef, PeerVerification, Role, SessionSpec,
+    Endpoint, EndpointConfig, EndpointEvent, MessageRef, PeerVerification, SessionSpec,
     secure_random,
 };
+use msrp_sdp::{Capabilities, FormatEntry, Negotiated};
 use msrp_session::{BodySource, Event, Outcome, OutgoingMessage, SessionConfig};
 
 use crate::Failure;
@@ -101,6 +103,53 @@ fn wait<T>(
     }
 }
 
+/// What an endpoint of the demo offers or accepts for the session whose URI is `uri`.
+fn capabilities(endpoint: &Endpoint, uri: &str) -> Result<Capabilities, Failure> {
+    let path = msrp_sdp::Path::parse(uri).map_err(|e| fail(format!("demo: {e}")))?;
+    let mut caps = Capabilities::new(path).map_err(|e| fail(format!("demo: {e}")))?;
+    // The demo sends text and a file: both sides take any media type.
+    caps.accept_types = vec![FormatEntry::Any];
+    if caps.protocol().is_tls() {
+        // RFC 4975 §14.4: each side puts its certificate's fingerprint in its SDP.
+        let fingerprint = endpoint.handle().fingerprint().cloned();
+        caps.fingerprint = Some(fingerprint.ok_or_else(|| fail("demo: no fingerprint"))?);
+    }
+    Ok(caps)
+}
+
+/// Alice offers and Bob answers, the SDP going between them as text, as SIP would carry it.
+/// Returns what each side agreed on: (Alice's, Bob's).
+fn negotiate(
+    alice: &Capabilities,
+    bob: &Capabilities,
+) -> Result<(Negotiated, Negotiated), Failure> {
+    let offer = alice.create_offer(crate::sdp::origin(alice)).to_string();
+    let offer = msrp_sdp::parse(offer.as_bytes()).map_err(|e| fail(format!("demo: offer: {e}")))?;
+    let (answer, bobs) = bob
+        .create_answer(&offer, crate::sdp::origin(bob))
+        .map_err(|e| fail(format!("demo: cannot answer: {e}")))?;
+    let answer = msrp_sdp::parse(answer.to_string().as_bytes())
+        .map_err(|e| fail(format!("demo: answer: {e}")))?;
+    let alices = alice
+        .handle_answer(&answer)
+        .map_err(|e| fail(format!("demo: answer refused: {e}")))?;
+    Ok((alices, bobs))
+}
+
+/// The endpoint's part of the session both sides agreed on: the session configuration, and the
+/// peer's SDP fingerprints to check its certificate against when the session uses TLS.
+fn session_spec(negotiated: &Negotiated) -> SessionSpec {
+    let config = SessionConfig::from_negotiated(negotiated, secure_random());
+    let spec = SessionSpec::new(config, negotiated.role);
+    if negotiated.is_tls() {
+        spec.peer_check(PeerVerification::Fingerprints(
+            negotiated.peer_fingerprints.clone(),
+        ))
+    } else {
+        spec
+    }
+}
+
 /// Runs `msrp demo`.
 pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     let bob = Endpoint::start(EndpointConfig::default()).map_err(|e| fail(format!("demo: {e}")))?;
@@ -122,35 +171,17 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         "{scheme}://127.0.0.1:2855/{};tcp",
         msrp_uri::generate_session_id(secure_random())
     );
-    let uri = |s: &str| {
-        s.parse::<msrp_uri::MsrpUri>()
-            .map_err(|e| fail(format!("demo: {e}")))
-    };
-    let path = |s: &str| uri(s).map(msrp_uri::Path::from);
-    let bob_config = SessionConfig::new(uri(&bob_uri)?, path(&alice_uri)?, secure_random());
-    let alice_config = SessionConfig::new(uri(&alice_uri)?, path(&bob_uri)?, secure_random());
-    let mut bob_spec = SessionSpec::new(bob_config, Role::Passive);
-    let mut alice_spec = SessionSpec::new(alice_config, Role::Active);
-    if args.tls {
-        let bob_fp = bob
-            .handle()
-            .fingerprint()
-            .cloned()
-            .ok_or_else(|| fail("demo: no fingerprint"))?;
-        let alice_fp = alice
-            .handle()
-            .fingerprint()
-            .cloned()
-            .ok_or_else(|| fail("demo: no fingerprint"))?;
-        bob_spec = bob_spec.peer_check(PeerVerification::Fingerprints(vec![alice_fp]));
-        alice_spec = alice_spec.peer_check(PeerVerification::Fingerprints(vec![bob_fp]));
-    }
+    // Alice, the offerer, connects (RFC 4975 §8.5); Bob waits for her on his listener.
+    let (alices, bobs) = negotiate(
+        &capabilities(&alice, &alice_uri)?,
+        &capabilities(&bob, &bob_uri)?,
+    )?;
     bob.handle()
-        .open_session(bob_spec)
+        .open_session(session_spec(&bobs))
         .map_err(|e| fail(format!("demo: {e}")))?;
     let session = alice
         .handle()
-        .open_session(alice_spec)
+        .open_session(session_spec(&alices))
         .map_err(|e| fail(format!("demo: {e}")))?;
     out_line(&format!("demo: Alice connects to Bob at {bob_uri}"))?;
 

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use msrp_mio_transport::{
     Endpoint, EndpointConfig, EndpointEvent, PeerVerification, Role, SessionSpec, secure_random,
 };
-use msrp_session::sdp::{Fingerprint, FormatEntry};
+use msrp_sdp::{Fingerprint, FormatEntry};
 use msrp_session::{Event, FromPathCheck, IncomingKey, SessionConfig};
 use msrp_wire::Head;
 use serde_json::json;

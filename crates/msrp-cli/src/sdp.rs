@@ -3,9 +3,8 @@
 use std::io::Read;
 
 use msrp_mio_transport::secure_random;
-use msrp_session::sdp::{
-    Capabilities, Fingerprint, FormatEntry, Origin, Protocol, SessionDescription,
-};
+use msrp_sdp::{Capabilities, Fingerprint, FormatEntry, Origin, Protocol, SessionDescription};
+use msrp_session::{Role, SessionConfig};
 
 use crate::Failure;
 use crate::util::{NOT_DELIVERED, USAGE};
@@ -61,7 +60,9 @@ fn capabilities(local: &Local) -> Result<Capabilities, Failure> {
     Ok(caps)
 }
 
-fn origin(caps: &Capabilities) -> Origin {
+/// An `o=` line for the local side: no user name, a random session id, version 0, and the host of
+/// the local URI.
+pub(crate) fn origin(caps: &Capabilities) -> Origin {
     let host = caps
         .path()
         .last()
@@ -100,21 +101,23 @@ pub(crate) fn run(command: &Command) -> Result<(), Failure> {
                 .create_answer(&offer, origin(&caps))
                 .map_err(|e| Failure::new(NOT_DELIVERED, format!("cannot answer: {e}")))?;
             print!("{answer}");
+            // The session the answer agrees on, as a transport would be given it.
+            let config = SessionConfig::from_negotiated(&negotiated, secure_random());
             eprintln!(
                 "msrp: {} connects; send to {}; peer accepts {}; peer max-size {}; TLS {}",
-                if negotiated.is_active() {
-                    "we"
-                } else {
-                    "the peer"
+                match config.role {
+                    Role::Active => "we",
+                    Role::Passive => "the peer",
                 },
-                negotiated.to_path(),
-                negotiated
+                config.peer_path,
+                config
                     .peer_accept_types
                     .iter()
+                    .flatten()
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join(" "),
-                negotiated
+                config
                     .peer_max_size
                     .map_or("none".into(), |m| m.to_string()),
                 if negotiated.is_tls() { "yes" } else { "no" },

@@ -11,7 +11,7 @@ use msrp_mio_transport::{
     Endpoint, EndpointConfig, EndpointEvent, FileSource, PeerVerification, Role, SessionSpec,
     secure_random,
 };
-use msrp_session::sdp::Fingerprint;
+use msrp_sdp::Fingerprint;
 use msrp_session::{BodySource, Chunking, Event, OutgoingMessage, SessionConfig};
 use msrp_uri::MsrpUri;
 use msrp_wire::FailureReport;

@@ -212,7 +212,7 @@ pub(crate) struct Shared {
     pub(crate) reading_paused: AtomicBool,
     pub(crate) event_capacity: usize,
     pub(crate) event_bytes: usize,
-    pub(crate) fingerprint: Option<msrp_session::sdp::Fingerprint>,
+    pub(crate) fingerprint: Option<msrp_sdp::Fingerprint>,
 }
 
 impl Shared {
@@ -311,7 +311,7 @@ impl Handle {
     }
 
     /// The SHA-256 fingerprint of this endpoint's certificate, for its SDP `a=fingerprint`.
-    pub fn fingerprint(&self) -> Option<&msrp_session::sdp::Fingerprint> {
+    pub fn fingerprint(&self) -> Option<&msrp_sdp::Fingerprint> {
         self.shared.fingerprint.as_ref()
     }
 }

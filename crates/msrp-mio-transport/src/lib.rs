@@ -9,8 +9,9 @@
 //! on IPv4 and IPv6, outgoing connections (host names looked up off the loop's thread), TLS with
 //! rustls for `msrps` (self-signed certificates checked against the peer's SDP fingerprint, RFC
 //! 4975 §14.4, or CA-verified ones), the read and write pumps with backpressure at every step,
-//! and the clock. It does not do SIP or SDP exchange: the application negotiates (see the
-//! `msrp-sdp` crate and `SessionConfig::from_negotiated`) and hands the result to
+//! and the clock. It does not do SIP or SDP exchange: the application negotiates (see
+//! `msrp_sdp`), turns the result into a session configuration with
+//! `SessionConfig::from_negotiated`, and hands it to
 //! [`Handle::open_session`].
 //!
 //! Applications talk to the loop through a [`Handle`] (commands over a channel, and a

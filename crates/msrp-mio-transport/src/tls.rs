@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use msrp_session::sdp::Fingerprint;
+use msrp_sdp::Fingerprint;
 use msrp_session::{PeerCheck, TrustAnchors, fingerprint_of, matches_fingerprint};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
@@ -170,7 +170,7 @@ pub enum PeerVerification {
     /// Against the fingerprints the peer put in its SDP (RFC 4975 §14.4): "if the fingerprint
     /// does not match the hashed certificate then the endpoint MUST tear down the media session
     /// immediately".
-    Fingerprints(Vec<msrp_session::sdp::Fingerprint>),
+    Fingerprints(Vec<msrp_sdp::Fingerprint>),
     /// Against trusted roots and the host name (RFC 4975 §5.4: "The SubjectAltName in the
     /// received certificate MUST match the hostname part of the URI and the certificate MUST be
     /// valid").

@@ -11,7 +11,7 @@ use msrp_mio_transport::{
     ConnectionError, Endpoint, EndpointConfig, EndpointEvent, PeerVerification, Role, SessionSpec,
     TransportError,
 };
-use msrp_session::sdp::Fingerprint;
+use msrp_sdp::Fingerprint;
 use msrp_session::{Event, FailedBy, OutgoingMessage, SessionConfig, SessionFailure};
 use msrp_wire::StatusCode;
 

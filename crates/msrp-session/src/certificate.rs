@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
-use crate::sdp::Fingerprint;
+use crate::Fingerprint;
 
 /// The SHA-256 fingerprint of a DER certificate (RFC 4572: "computed over the DER form of the
 /// certificate"), for this endpoint's `a=fingerprint`.

@@ -3,9 +3,8 @@
 use core::fmt;
 use std::time::Duration;
 
+use msrp_sdp::{FormatEntry, Negotiated, Role};
 use msrp_uri::{MsrpUri, Path};
-
-use crate::sdp::FormatEntry;
 
 /// A source of random bytes, for transaction ids, Message-IDs and session-ids.
 ///
@@ -44,8 +43,10 @@ pub enum FromPathCheck {
     /// The last URI of From-Path (the original sender) must match the last URI of the peer's
     /// path by the rules of RFC 4975 §6.1.
     Strict,
-    /// Only the session-ids of those URIs are compared: for media anchors that rewrite
-    /// addresses (RFC 6714, CEMA).
+    /// Only the session-ids of those URIs are compared: for peers behind a middlebox that
+    /// rewrites the addresses of the SDP `a=path` but not those of the MSRP requests, which breaks
+    /// the comparison of RFC 4975 (RFC 6714 §1). CEMA itself (RFC 6714) leaves the paths alone
+    /// and keeps the strict check; see [`SessionConfig::from_negotiated`].
     SessionId,
     /// No check.
     Off,
@@ -129,10 +130,11 @@ pub struct SessionConfig {
     pub peer_max_size: Option<u64>,
     /// How the From-Path of incoming requests is checked.
     pub from_path_check: FromPathCheck,
-    /// Whether this endpoint is the active one (RFC 4975 §5.4), which "MUST immediately issue a
-    /// SEND request" when its connection is up: a bodiless SEND is sent when the session is
-    /// attached to a connection with nothing else queued.
-    pub active: bool,
+    /// Whether this endpoint opens the connection. The active one (RFC 4975 §5.4) "MUST
+    /// immediately issue a SEND request" when its connection is up: a bodiless SEND is sent when
+    /// the session is attached to a connection with nothing else queued. Default
+    /// [`Role::Passive`].
+    pub role: Role,
     /// Limits on what the peer can make this session do.
     pub limits: Limits,
 }
@@ -153,9 +155,49 @@ impl SessionConfig {
             peer_accept_types: None,
             peer_max_size: None,
             from_path_check: FromPathCheck::Strict,
-            active: false,
+            role: Role::Passive,
             limits: Limits::default(),
         }
+    }
+
+    /// The configuration of the session that an SDP offer/answer agreed on, with the defaults of
+    /// [`new`](Self::new) for everything SDP does not say.
+    ///
+    /// From `negotiated` it takes:
+    /// - `local_uri`: the last URI of the local path, the endpoint's own (RFC 4975 §8.2);
+    /// - `peer_path`: the peer's whole path, the To-Path of every request (RFC 4975 §8.2: "The
+    ///   target path is the entire path attribute value received from the peer");
+    /// - `role`: who opens the connection and sends the first SEND;
+    /// - `accept_types` and `peer_accept_types`: the top-level accept-types of each side;
+    /// - `peer_max_size`, and the local `a=max-size` as [`Limits::max_message_size`] when one was
+    ///   advertised;
+    /// - `from_path_check`: [`FromPathCheck::Strict`], with or without CEMA.
+    ///
+    /// What is left to the caller: where an active endpoint connects
+    /// ([`Negotiated::connect_to`]), TLS and the peer's fingerprints, the direction, and the
+    /// file transfer, which belong to the transport and the application.
+    pub fn from_negotiated(negotiated: &Negotiated, random: impl Random + 'static) -> Self {
+        let mut config = Self::new(
+            negotiated.local_path.last().clone(),
+            negotiated.peer_path.as_uri_path().clone(),
+            random,
+        );
+        config.role = negotiated.role;
+        config
+            .accept_types
+            .clone_from(&negotiated.local_accept_types);
+        config.peer_accept_types = Some(negotiated.peer_accept_types.clone());
+        config.peer_max_size = negotiated.peer_max_size;
+        if let Some(max) = negotiated.local_max_size {
+            config.limits.max_message_size = max;
+        }
+        // CEMA changes where the connection goes, not the paths or the checks of received
+        // requests. RFC 6714 §1: "After the creation of the MSRP connection, an MSRP endpoint
+        // that supports the CEMA extension acts according to the procedures for creating MSRP
+        // messages, performing checks when receiving MSRP messages defined in RFC 4975 and, when
+        // it is using a relay for MSRP communications, RFC 4976."
+        config.from_path_check = FromPathCheck::Strict;
+        config
     }
 }
 
@@ -172,7 +214,7 @@ impl fmt::Debug for SessionConfig {
             .field("peer_accept_types", &self.peer_accept_types)
             .field("peer_max_size", &self.peer_max_size)
             .field("from_path_check", &self.from_path_check)
-            .field("active", &self.active)
+            .field("role", &self.role)
             .field("limits", &self.limits)
             .finish_non_exhaustive()
     }

@@ -1,11 +1,11 @@
-//! The sans-IO MSRP session engine (RFC 4975): chunking, reassembly, reports, transactions,
-//! timers, and the SDP side of MSRP.
+//! The sans-IO MSRP session engine (RFC 4975): chunking, reassembly, reports, transactions and
+//! timers.
 //!
 //! This crate decides what an MSRP endpoint sends and what a received frame means. It never
 //! opens a socket, reads a clock or spawns a thread: bytes and time (`now`) are passed in,
 //! bytes and events come out, and randomness comes from the configuration, so every behaviour
 //! can be replayed in a test. Sockets, TLS and the clock belong to `msrp-mio-transport`; the
-//! frame grammar to `msrp-wire`; URIs to `msrp-uri`.
+//! frame grammar to `msrp-wire`; URIs to `msrp-uri`; SDP and offer/answer to `msrp-sdp`.
 //!
 //! - A [`Connection`] carries one or more [`Session`]s over one byte stream, routes requests by
 //!   the session-id of their To-Path, and answers 481 for sessions it does not carry.
@@ -18,8 +18,67 @@
 //!   overlaps; small messages come whole ([`Event::Message`]), larger ones as data at offsets
 //!   as it arrives ([`Event::MessageData`]). Responses and success and failure REPORTs follow
 //!   RFC 4975 §7.1.2 to §7.2; [`Limits`] bound everything a peer controls.
-//! - [`sdp`]: the MSRP media description and offer/answer (RFC 4975 §8, RFC 6135, RFC 4572,
-//!   RFC 5547, RFC 6714, RFC 7701).
+//! - From SDP: [`SessionConfig::from_negotiated`] turns the result of an `msrp-sdp` offer/answer
+//!   into a session's configuration. [`Role`] and [`FormatEntry`] are `msrp-sdp`'s types,
+//!   re-exported here because the configuration holds them.
+//!
+//! # From an SDP offer/answer to two sessions
+//!
+//! Alice offers, Bob answers, and each side configures its session from what was agreed:
+//!
+//! ```
+//! use std::time::Instant;
+//! use msrp_sdp::{Capabilities, Origin, Path};
+//! use msrp_session::{
+//!     Connection, ConnectionConfig, OutgoingMessage, Role, SendError, Session, SessionConfig,
+//! };
+//!
+//! let origin = |address: &str| Origin {
+//!     username: "-".into(),
+//!     session_id: "2890844526".into(),
+//!     session_version: 1,
+//!     net_type: "IN".into(),
+//!     addr_type: "IP4".into(),
+//!     address: address.into(),
+//! };
+//! let alice_path = Path::parse("msrp://alice.example.com:7654/iau39soe2843z;tcp")?;
+//! let bob_path = Path::parse("msrp://bob.example.com:8888/9di4eae923wzd;tcp")?;
+//! let alice = Capabilities::new(alice_path)?;
+//! let mut bob = Capabilities::new(bob_path)?;
+//! bob.max_size = Some(1 << 20);
+//!
+//! let offer = alice.create_offer(origin("alice.example.com"));
+//! let (answer, bobs) = bob.create_answer(&offer, origin("bob.example.com"))?;
+//! let alices = alice.handle_answer(&answer)?;
+//!
+//! // Use a cryptographically secure generator in an application.
+//! let random = |seed: u8| {
+//!     move |buf: &mut [u8]| buf.iter_mut().enumerate().for_each(|(i, b)| *b = seed ^ i as u8)
+//! };
+//! let alice_config = SessionConfig::from_negotiated(&alices, random(1));
+//! let bob_config = SessionConfig::from_negotiated(&bobs, random(2));
+//!
+//! // The offerer connects and sends the first SEND (RFC 4975 §8.5); Bob waits for her.
+//! assert_eq!(alice_config.role, Role::Active);
+//! assert_eq!(bob_config.role, Role::Passive);
+//! let bob_uri = "msrp://bob.example.com:8888/9di4eae923wzd;tcp";
+//! assert_eq!(alice_config.peer_path.to_string(), bob_uri);
+//! assert_eq!(bob_config.local_uri.as_str(), bob_uri);
+//! assert_eq!(alice_config.peer_max_size, Some(1 << 20));
+//! assert_eq!(bob_config.limits.max_message_size, 1 << 20);
+//!
+//! let mut alice = Connection::new(ConnectionConfig::default());
+//! let key = alice.insert_session(Session::new(alice_config)?)?;
+//! // Bob's accept-types are the default `message/cpim text/plain`.
+//! let html = OutgoingMessage::new("text/html", "<p>Hi</p>");
+//! assert_eq!(alice.send(key, html).err(), Some(SendError::NotAccepted));
+//! alice.send(key, OutgoingMessage::new("text/plain", "Hi Bob"))?;
+//!
+//! let mut wire = Vec::new();
+//! alice.poll_transmit(Instant::now(), &mut wire);
+//! assert!(wire.starts_with(b"MSRP "));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! # A run loop
 //!
@@ -66,7 +125,6 @@ mod hash;
 mod ids;
 mod message;
 mod ranges;
-pub mod sdp;
 mod session;
 mod timer;
 mod transactions;
@@ -76,7 +134,7 @@ pub use config::{Chunking, ConnectionConfig, FromPathCheck, Limits, Random, Sess
 pub use connection::{Connection, InsertError};
 pub use endpoint::{
     AcceptError, Action, ConnectTarget, ConnectionError, ConnectionId, Endpoint, EndpointConfig,
-    EndpointEvent, MessageRef, OpenError, PeerCheck, Role, SessionId, SessionSpec, TrustAnchors,
+    EndpointEvent, MessageRef, OpenError, PeerCheck, SessionId, SessionSpec, TrustAnchors,
 };
 pub use event::{
     ConnectionEvent, Delivered, Event, FailedBy, Failure, IncomingFailure, Message, MessageData,
@@ -84,6 +142,7 @@ pub use event::{
 };
 pub use ids::{IncomingKey, MessageHandle, MessageId, SessionKey};
 pub use message::{Body, BodySource, OutgoingMessage};
+pub use msrp_sdp::{Fingerprint, FormatEntry, Role};
 pub use session::{ConfigError, SendError, Session};
 
 /// Runs the example of `README.md` as a doctest, so that it stays correct.

@@ -27,10 +27,9 @@ use crate::frames::{
 use crate::hash::{FastMap, FastSet};
 use crate::message::{Body, BodySource, OutgoingMessage};
 use crate::ranges::RangeSet;
-use crate::sdp::FormatEntry;
 use crate::timer::Timers;
 use crate::transactions::{Transactions, tx_key};
-use crate::{IncomingKey, MessageHandle, MessageId, SessionKey};
+use crate::{FormatEntry, IncomingKey, MessageHandle, MessageId, Role, SessionKey};
 
 /// Bytes read from a body source at a time.
 const READ_SIZE: usize = 64 << 10;
@@ -530,7 +529,7 @@ impl Session {
             plain,
             failed: false,
             released: true,
-            bind_pending: config.active,
+            bind_pending: config.role == Role::Active,
             bind: None,
             next_handle: 0,
             next_incoming: 0,

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use common::{ALICE, BOB, Pair, Side, config};
 use msrp_session::{
     BodySource, Connection, ConnectionConfig, ConnectionEvent, FailedBy, IncomingFailure,
-    OutgoingMessage, SendError, Session, SessionFailure,
+    OutgoingMessage, Role, SendError, Session, SessionFailure,
 };
 use msrp_wire::StatusCode;
 
@@ -182,10 +182,10 @@ fn peer_413_mid_transfer_stops_the_message() {
 #[test]
 fn unsupported_type_gets_415_and_peer_limits_refuse_before_sending() {
     let mut b = config(BOB, ALICE, 2);
-    b.accept_types = msrp_session::sdp::FormatEntry::parse_list("text/plain message/*").unwrap();
+    b.accept_types = msrp_session::FormatEntry::parse_list("text/plain message/*").unwrap();
     let mut a = config(ALICE, BOB, 1);
     a.peer_max_size = Some(1000);
-    a.peer_accept_types = msrp_session::sdp::FormatEntry::parse_list("text/* image/png");
+    a.peer_accept_types = msrp_session::FormatEntry::parse_list("text/* image/png");
     let mut pair = Pair::new(Side::new(vec![a]), Side::new(vec![b]), 3);
     let key = pair.a.key();
     // Alice believes Bob takes image/png (a stale SDP); Bob refuses it.
@@ -439,7 +439,7 @@ fn success_report_is_awaited_and_times_out_without_one() {
 #[test]
 fn bind_send_of_the_active_endpoint() {
     let mut a = config(ALICE, BOB, 1);
-    a.active = true;
+    a.role = Role::Active;
     let mut pair = Pair::new(
         Side::new(vec![a]),
         Side::new(vec![config(BOB, ALICE, 2)]),
@@ -456,7 +456,7 @@ fn bind_send_of_the_active_endpoint() {
 #[test]
 fn bind_send_to_a_peer_that_does_not_know_the_session_fails_it() {
     let mut a = config(ALICE, BOB, 1);
-    a.active = true;
+    a.role = Role::Active;
     let mut pair = Pair::new(Side::new(vec![a]), Side::new(vec![]), 19);
     pair.drive();
     let now = pair.now;

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Pair, Side, config};
-use msrp_session::{Connection, ConnectionConfig, OutgoingMessage, Session, SessionConfig};
+use msrp_session::{Connection, ConnectionConfig, OutgoingMessage, Role, Session, SessionConfig};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -27,7 +27,7 @@ fn configs(i: u64) -> (SessionConfig, SessionConfig) {
     let a = format!("msrp://a{i}.example.com:7000/a{i:06}xx;tcp");
     let b = format!("msrp://b.example.com:8000/b{i:06}xx;tcp");
     let mut alice = config(&a, &b, 2 * i + 1);
-    alice.active = true;
+    alice.role = Role::Active;
     (alice, config(&b, &a, 2 * i + 2))
 }
 

@@ -18,13 +18,13 @@ use crate::event::{ConnectionEvent, Event, SessionFailure};
 use crate::hash::FastMap;
 use crate::message::OutgoingMessage;
 use crate::session::{SendError, Session};
-use crate::{MessageHandle, SessionKey};
+use crate::{MessageHandle, Role, SessionKey};
 
 use slab::Slab;
 use types::UNBOUND_FAILURE;
 pub use types::{
     AcceptError, Action, ConnectTarget, ConnectionError, ConnectionId, EndpointConfig,
-    EndpointEvent, MessageRef, OpenError, PeerCheck, Role, SessionId, SessionSpec, TrustAnchors,
+    EndpointEvent, MessageRef, OpenError, PeerCheck, SessionId, SessionSpec, TrustAnchors,
 };
 
 /// Where a session is.
@@ -180,17 +180,13 @@ impl Conn {
 /// alice.handle_established(now, a, "127.0.0.1:8888".parse()?, None);
 ///
 /// // Bytes go back and forth until both are quiet.
-/// let mut pieces = Vec::new();
-/// loop {
-///     let mut moved = 0;
-///     for (from, f, to, t) in [(&mut alice, a, &mut bob, b), (&mut bob, b, &mut alice, a)] {
-///         moved += from.poll_transmit(now, f, usize::MAX, &mut pieces);
-///         for piece in pieces.drain(..) {
-///             to.handle_input(now, t, &piece);
-///         }
-///     }
-///     if moved == 0 { break; }
-/// }
+/// let carry = |from: &mut Endpoint, f, to: &mut Endpoint, t| {
+///     let mut pieces = Vec::new();
+///     let moved = from.poll_transmit(now, f, usize::MAX, &mut pieces);
+///     pieces.iter().for_each(|piece| to.handle_input(now, t, piece));
+///     moved
+/// };
+/// while carry(&mut alice, a, &mut bob, b) + carry(&mut bob, b, &mut alice, a) > 0 {}
 /// let received = std::iter::from_fn(|| bob.poll_event()).find_map(|e| match e {
 ///     EndpointEvent::Session(_, Event::Message(m)) => Some(m.body),
 ///     _ => None,
@@ -278,7 +274,7 @@ impl Endpoint {
         } = spec;
         let first_hop = config.peer_path.first().clone();
         let secure = first_hop.scheme().is_secure() || config.local_uri.scheme().is_secure();
-        let active = config.active;
+        let active = config.role == Role::Active;
         // RFC 4975 §14.4: the active endpoint is the TLS client, and "the certificate presented
         // during the TLS handshake needs to match the fingerprint exchanged via the SDP".
         if secure && active && peer_check == PeerCheck::None {

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use msrp_uri::MsrpUri;
 
+use crate::Fingerprint;
+use crate::Role;
 use crate::config::{ConnectionConfig, SessionConfig};
 use crate::event::{Event, Outcome, SessionFailure};
-use crate::sdp::Fingerprint;
 use crate::session::{ConfigError, SendError};
 
 /// Names a session of an endpoint. A name is never reused for a later session while the
@@ -176,21 +177,11 @@ pub struct SessionSpec {
     pub reuse_connection: bool,
 }
 
-/// Which side opens the connection (RFC 4975 §5.4: "the initiating endpoint MUST act as the
-/// "active" endpoint", and the RFC 6135 roles of an SDP negotiation).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// Connects to the peer (or reuses a connection to it) and sends its first SEND at once.
-    Active,
-    /// Waits for the peer to connect and name the session in its first request.
-    Passive,
-}
-
 impl SessionSpec {
     /// A session in this role that connects where its peer path says (when it is the active
     /// one), checks no certificate and shares connections.
     pub fn new(mut config: SessionConfig, role: Role) -> Self {
-        config.active = role == Role::Active;
+        config.role = role;
         Self {
             config,
             connect_to: None,

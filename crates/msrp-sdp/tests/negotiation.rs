@@ -3,10 +3,10 @@
 
 use std::fs;
 
-use msrp_session::sdp::{
-    self, Attribute, Capabilities, ConnectTarget, Direction, FileDescription, FileRange,
-    FileSelector, FileType, Fingerprint, FormatEntry, Media, MsrpMedia, NegotiationError, Origin,
-    Path, Protocol, Role, SessionDescription, Setup, SetupPreference,
+use msrp_sdp::{
+    Attribute, Capabilities, ConnectTarget, Direction, FileDescription, FileRange, FileSelector,
+    FileType, Fingerprint, FormatEntry, Media, MsrpMedia, NegotiationError, Origin, Path, Protocol,
+    Role, SessionDescription, Setup, SetupPreference,
 };
 
 const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../vectors");
@@ -16,11 +16,11 @@ fn vector_text(name: &str) -> String {
 }
 
 fn vector(name: &str) -> SessionDescription {
-    sdp::parse(vector_text(name).as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"))
+    msrp_sdp::parse(vector_text(name).as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 fn parse(text: &str) -> SessionDescription {
-    sdp::parse(text.as_bytes()).unwrap_or_else(|e| panic!("{e}"))
+    msrp_sdp::parse(text.as_bytes()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn origin(username: &str, id: &str, version: u64, host: &str) -> Origin {
@@ -363,7 +363,7 @@ fn rfc6135_a_connection_is_ignored() {
     assert!(
         media(&offer)
             .attributes
-            .contains(&Attribute::Connection(sdp::TcpConnection::Existing))
+            .contains(&Attribute::Connection(msrp_sdp::TcpConnection::Existing))
     );
     assert_eq!(
         rfc4975_bob()
@@ -384,8 +384,8 @@ const PICTURE_SHA1: [u8; 20] = [
     0xE4, 0xA2, 0xCE, 0x2E,
 ];
 
-fn picture_hash() -> sdp::FileHash {
-    sdp::FileHash {
+fn picture_hash() -> msrp_sdp::FileHash {
+    msrp_sdp::FileHash {
         algorithm: "sha-1".into(),
         value: PICTURE_SHA1.to_vec(),
     }
@@ -408,7 +408,7 @@ fn pushed_picture() -> FileDescription {
     };
     let mut file = FileDescription::new(selector, "Q6LMoGymJdh0IKIgD6wD0jkcfgva4xvE");
     file.disposition = Some("render".into());
-    file.date = Some(sdp::FileDate {
+    file.date = Some(msrp_sdp::FileDate {
         creation: Some("Mon, 15 May 2006 15:01:31 +0300".into()),
         ..Default::default()
     });
@@ -1059,7 +1059,7 @@ fn websocket_protocol_values_are_answered_in_kind() {
     let mut bob = caps("msrps://bob.example.com:49154/foo;tcp", "text/plain");
     assert_eq!(
         bob.set_protocol(Protocol::TcpWs),
-        Err(sdp::CapabilitiesError::ProtocolMismatch)
+        Err(msrp_sdp::CapabilitiesError::ProtocolMismatch)
     );
     bob.set_protocol(Protocol::TcpWss).unwrap();
     let (answer, negotiated) = bob.answer_media(&offer, 0).unwrap();
@@ -1080,7 +1080,7 @@ fn rfc7701_chat_room_negotiation() {
         ),
         SetupPreference::Rfc4975,
     );
-    alice.chatroom = Some(sdp::Chatroom::new(["nickname", "private-messages"]));
+    alice.chatroom = Some(msrp_sdp::Chatroom::new(["nickname", "private-messages"]));
     let offer = alice.create_offer(origin(
         "alice",
         "2890844526",
@@ -1280,14 +1280,14 @@ fn offers_that_cannot_be_answered() {
 fn capabilities_check_the_local_path() {
     assert_eq!(
         Capabilities::new(path("msrp://bob.example.com/s;tcp")).unwrap_err(),
-        sdp::CapabilitiesError::MissingPort
+        msrp_sdp::CapabilitiesError::MissingPort
     );
     assert_eq!(
         Capabilities::new(path(
             "msrps://relay.example.com:1/r;tcp msrp://bob.example.com:2/s;tcp"
         ))
         .unwrap_err(),
-        sdp::CapabilitiesError::ProtocolMismatch
+        msrp_sdp::CapabilitiesError::ProtocolMismatch
     );
     let v6 = Capabilities::new(path("msrp://[2001:db8::1]:7394/s;tcp")).unwrap();
     let offer = v6.create_offer(origin("a", "1", 1, "2001:db8::1"));

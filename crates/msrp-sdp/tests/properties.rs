@@ -5,10 +5,10 @@ use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;
 
-use msrp_session::sdp::{
-    self, Attribute, Chatroom, ConnectionData, Direction, FileDate, FileHash, FileRange,
-    FileSelector, FileType, Fingerprint, FormatEntry, Media, MsrpMedia, Origin, OtherMedia, Path,
-    Protocol, SdpLine, SessionDescription, Setup, TcpConnection, Timing,
+use msrp_sdp::{
+    Attribute, Chatroom, ConnectionData, Direction, FileDate, FileHash, FileRange, FileSelector,
+    FileType, Fingerprint, FormatEntry, Media, MsrpMedia, Origin, OtherMedia, Path, Protocol,
+    SdpLine, SessionDescription, Setup, TcpConnection, Timing,
 };
 
 fn token() -> impl Strategy<Value = String> {
@@ -324,34 +324,34 @@ proptest! {
     fn encode_then_parse_is_identity(sd in session()) {
         let text = sd.to_string();
         prop_assert!(text.is_empty() || text.ends_with("\r\n"));
-        let parsed = sdp::parse(text.as_bytes());
+        let parsed = msrp_sdp::parse(text.as_bytes());
         prop_assert_eq!(parsed.as_ref(), Ok(&sd), "{}", text);
     }
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in vec(any::<u8>(), 0..600)) {
-        if let Ok(sd) = sdp::parse(&bytes) {
+        if let Ok(sd) = msrp_sdp::parse(&bytes) {
             // Whatever parses, re-parses to itself once encoded.
             let once = sd.to_string();
-            let again = sdp::parse(once.as_bytes()).expect("an encoded description parses");
+            let again = msrp_sdp::parse(once.as_bytes()).expect("an encoded description parses");
             prop_assert_eq!(again.to_string(), once);
         }
     }
 
     #[test]
     fn sdp_like_text_never_panics(text in sdp_like()) {
-        if let Ok(sd) = sdp::parse(text.as_bytes()) {
+        if let Ok(sd) = msrp_sdp::parse(text.as_bytes()) {
             let once = sd.to_string();
-            let again = sdp::parse(once.as_bytes()).expect("an encoded description parses");
+            let again = msrp_sdp::parse(once.as_bytes()).expect("an encoded description parses");
             prop_assert_eq!(again.to_string(), once);
         }
     }
 
     #[test]
     fn negotiation_never_panics(text in sdp_like(), setup in 0usize..3, cema in any::<bool>()) {
-        if let Ok(offer) = sdp::parse(text.as_bytes()) {
-            let mut caps = sdp::Capabilities::new(Path::parse("msrp://bob.example.com:8493/s;tcp").unwrap()).unwrap();
-            caps.setup = [sdp::SetupPreference::Rfc4975, sdp::SetupPreference::ActPass, sdp::SetupPreference::Active][setup];
+        if let Ok(offer) = msrp_sdp::parse(text.as_bytes()) {
+            let mut caps = msrp_sdp::Capabilities::new(Path::parse("msrp://bob.example.com:8493/s;tcp").unwrap()).unwrap();
+            caps.setup = [msrp_sdp::SetupPreference::Rfc4975, msrp_sdp::SetupPreference::ActPass, msrp_sdp::SetupPreference::Active][setup];
             caps.cema = cema;
             let origin = Origin {
                 username: "b".into(),

@@ -30,16 +30,23 @@ pub enum SetupPreference {
     Active,
 }
 
-/// Which endpoint opens the transport connection.
+/// Which endpoint of a session opens the transport connection and sends the first SEND.
 ///
-/// RFC 6135 §6: the active party "is responsible for creating the MSRP transport connection
-/// towards the remote UA", must "immediately issue an MSRP SEND request once the connection has
-/// been established", and "also takes the role of the TLS client".
+/// RFC 4975 §5.4: the active endpoint "is responsible for opening the transport connection to the
+/// answerer, if a new connection is required", and "the active endpoint MUST immediately issue a
+/// SEND request", which binds the connection to the session at the passive endpoint. RFC 4975
+/// makes the offerer active (§8.5); RFC 6135 lets `a=setup` choose either side, and its §6 adds
+/// that "the active party also takes the role of the TLS client".
+///
+/// Offer/answer gives it in [`Negotiated::role`]. It is the one role type of the workspace:
+/// `msrp-session` takes it in its session configuration and the transport to open a session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Role {
-    /// The local endpoint connects.
+    /// The local endpoint connects to the peer (or reuses a connection to it, RFC 4975 §5.4),
+    /// sends a SEND at once, and is the TLS client.
     Active,
-    /// The local endpoint waits for the peer to connect.
+    /// The local endpoint waits for the peer to connect and to name the session in its first
+    /// request, and is the TLS server.
     Passive,
 }
 

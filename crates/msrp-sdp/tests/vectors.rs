@@ -3,9 +3,9 @@
 
 use std::fs;
 
-use msrp_session::sdp::{
-    self, Attribute, Direction, FileDate, FileRange, FileType, FormatEntry, Media, MsrpMedia,
-    Protocol, SessionDescription,
+use msrp_sdp::{
+    Attribute, Direction, FileDate, FileRange, FileType, FormatEntry, Media, MsrpMedia, Protocol,
+    SessionDescription,
 };
 
 const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../vectors");
@@ -15,7 +15,7 @@ fn read(name: &str) -> Vec<u8> {
 }
 
 fn load(name: &str) -> SessionDescription {
-    sdp::parse(&read(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    msrp_sdp::parse(&read(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 fn msrp(sd: &SessionDescription) -> &MsrpMedia {
@@ -199,7 +199,7 @@ fn every_sdp_vector_round_trips() {
         let sd = load(x.file);
         let encoded = sd.to_string();
         assert_eq!(
-            sdp::parse(encoded.as_bytes()).as_ref(),
+            msrp_sdp::parse(encoded.as_bytes()).as_ref(),
             Ok(&sd),
             "{}",
             x.file

@@ -209,7 +209,7 @@ impl SessionDescription {
         }
     }
 
-    /// Parses a description with the default [`ParserConfig`]; see [`crate::sdp::parse`].
+    /// Parses a description with the default [`ParserConfig`]; see [`crate::parse`].
     pub fn parse(input: &[u8]) -> Result<Self, ParseError> {
         ParserConfig::default().parse(input)
     }

@@ -1,23 +1,27 @@
-//! The SDP side of MSRP: the media description (RFC 4975 §8) and offer/answer.
+//! The SDP of MSRP: parsing and writing the media description of RFC 4975 §8, and offer/answer
+//! that ends in the [`Negotiated`] result a session is configured from.
 //!
-//! This module reads and writes SDP session descriptions that carry MSRP media lines
+//! It does not carry SIP, open connections, resolve names or verify certificates. RFC 6714 §4.4
+//! address comparison is made on the text, and a name compared with an IP address counts as a
+//! match. Media other than MSRP is kept as text and, in answers, rejected with port 0. What a
+//! session does with the result (chunking, reports, the From-Path check) belongs to
+//! `msrp-session`, which builds its configuration from a [`Negotiated`]; sockets and TLS belong
+//! to a transport.
+//!
+//! The crate reads and writes SDP session descriptions that carry MSRP media lines
 //! (`m=message <port> TCP/MSRP *`, `TCP/TLS/MSRP`, and the `TCP/WS/MSRP` and `TCP/WSS/MSRP`
 //! values some WebSocket clients use), with typed attributes for `a=path`, `a=accept-types`,
 //! `a=accept-wrapped-types`, `a=max-size` (RFC 4975), `a=setup` and `a=connection` (RFC 4145,
 //! RFC 6135), `a=fingerprint` (RFC 4572), `a=msrp-cema` (RFC 6714), the file transfer attributes of
 //! RFC 5547, `a=chatroom` (RFC 7701) and the direction attributes. Unknown lines and attributes
 //! are kept in order. [`Capabilities`] turns local settings into an offer or an answer and a remote
-//! description into a [`Negotiated`] session: who connects and where, the To-Path, what the peer
-//! accepts, its `max-size`, TLS and the fingerprint to check.
-//!
-//! It does not carry SIP, resolve names (RFC 6714 §4.4 address comparison is done on the text,
-//! and a name compared with an IP address counts as a match), verify certificates, or negotiate
-//! non-MSRP media: other media lines are kept and, in answers, rejected with port 0.
+//! description into a [`Negotiated`] session: its [`Role`] (who connects and where), the To-Path,
+//! what the peer accepts, its `max-size`, TLS and the fingerprint to check.
 //!
 //! ```
-//! use msrp_session::sdp::{self, Capabilities, Origin, Path, Role};
+//! use msrp_sdp::{Capabilities, Origin, Path, Role};
 //!
-//! let offer = sdp::parse(
+//! let offer = msrp_sdp::parse(
 //!     b"v=0\r\n\
 //!       o=alice 2890844526 2890844527 IN IP4 alice.example.com\r\n\
 //!       s= -\r\n\
@@ -28,7 +32,7 @@
 //!       a=path:msrp://alice.example.com:7394/2s93i93idj;tcp\r\n",
 //! )?;
 //!
-//! let path = Path::parse("msrp://bob.example.com:8493/si438dsaodes;tcp").unwrap();
+//! let path = Path::parse("msrp://bob.example.com:8493/si438dsaodes;tcp")?;
 //! let bob = Capabilities::new(path)?;
 //! let origin = Origin {
 //!     username: "userb".into(),
@@ -47,6 +51,8 @@
 //! assert!(answer.to_string().contains("a=path:msrp://bob.example.com:8493/si438dsaodes;tcp\r\n"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+
+#![forbid(unsafe_code)]
 
 mod attribute;
 mod error;
@@ -68,6 +74,11 @@ pub use negotiate::{
 };
 pub use path::Path;
 pub use session::{ConnectionData, Origin, ParserConfig, SdpLine, SessionDescription, Timing};
+
+/// Runs the example of `README.md` as a doctest, so that it stays correct.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 /// Parses a session description, or a fragment of one, with the default [`ParserConfig`].
 ///

@@ -1,16 +1,16 @@
 //! The session description parser and encoder: tolerance, unknown lines, errors and limits.
 
-use msrp_session::sdp::{
-    self, Attribute, Direction, Fingerprint, Media, ParseErrorKind, ParserConfig, Protocol,
-    SdpLine, SessionDescription, Setup,
+use msrp_sdp::{
+    Attribute, Direction, Fingerprint, Media, ParseErrorKind, ParserConfig, Protocol, SdpLine,
+    SessionDescription, Setup,
 };
 
 fn parse(text: &str) -> SessionDescription {
-    sdp::parse(text.as_bytes()).unwrap_or_else(|e| panic!("{e}"))
+    msrp_sdp::parse(text.as_bytes()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn error(text: &str) -> (usize, ParseErrorKind) {
-    let e = sdp::parse(text.as_bytes()).expect_err(text);
+    let e = msrp_sdp::parse(text.as_bytes()).expect_err(text);
     (e.line(), e.kind())
 }
 
@@ -188,10 +188,10 @@ fn errors_carry_the_line() {
     for (text, expected) in cases {
         assert_eq!(error(text), *expected, "{text:?}");
     }
-    let e = sdp::parse(b"m=message 1 TCP/MSRP *\r\n\r\na=max-size:ten\r\n").unwrap_err();
+    let e = msrp_sdp::parse(b"m=message 1 TCP/MSRP *\r\n\r\na=max-size:ten\r\n").unwrap_err();
     assert_eq!(e.to_string(), "line 3: invalid a=max-size attribute");
     assert_eq!(
-        sdp::parse(b"s=\xff\r\n").unwrap_err().to_string(),
+        msrp_sdp::parse(b"s=\xff\r\n").unwrap_err().to_string(),
         "not utf-8"
     );
 }
@@ -266,7 +266,7 @@ fn typed_attributes_tolerate_blanks() {
     assert!(m.has_msrp_cema());
     assert!(m.chatroom().unwrap().tokens.is_empty());
     assert!(m.file_selector().unwrap().is_empty());
-    let again = sdp::parse(sd.to_string().as_bytes()).unwrap();
+    let again = msrp_sdp::parse(sd.to_string().as_bytes()).unwrap();
     assert_eq!(again, sd);
     assert!(
         sd.to_string()
@@ -293,7 +293,7 @@ fn limits() {
     assert_eq!(ParserConfig::default().max_len, 64 * 1024);
     let long = "a=x\r\n".repeat(2000);
     assert_eq!(
-        sdp::parse(long.as_bytes()).unwrap_err().kind(),
+        msrp_sdp::parse(long.as_bytes()).unwrap_err().kind(),
         ParseErrorKind::TooManyLines
     );
 }

@@ -7,9 +7,9 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ParseErrorKind {
-    /// The input is longer than [`ParserConfig::max_len`](crate::sdp::ParserConfig::max_len).
+    /// The input is longer than [`ParserConfig::max_len`](crate::ParserConfig::max_len).
     TooLong,
-    /// The input has more lines than [`ParserConfig::max_lines`](crate::sdp::ParserConfig::max_lines).
+    /// The input has more lines than [`ParserConfig::max_lines`](crate::ParserConfig::max_lines).
     TooManyLines,
     /// The input is not UTF-8.
     NotUtf8,
@@ -89,7 +89,7 @@ impl std::error::Error for ParseError {}
 ///
 /// Every variant is a fault of the remote description (the peer broke a rule of RFC 4975, RFC 6135,
 /// RFC 6714 or RFC 5547), or a mismatch between it and the local
-/// [`Capabilities`](crate::sdp::Capabilities). In SIP, an offer that fails this way is usually
+/// [`Capabilities`](crate::Capabilities). In SIP, an offer that fails this way is usually
 /// answered with 488 (Not Acceptable Here), or the MSRP media line is rejected with port 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
