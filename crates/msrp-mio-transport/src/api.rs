@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
@@ -39,9 +39,12 @@ pub struct EndpointConfig {
     pub event_bytes: usize,
     /// Commands queued from [`Handle`]s before a sending thread blocks. Default 4096.
     pub command_capacity: usize,
+    /// How a host name in a peer's URI becomes an address (RFC 4975 §6.2: "the connecting
+    /// device MUST determine a host address by doing an A or AAAA DNS query and use the port as
+    /// listed"). The system's resolver by default.
+    pub host_lookup: HostLookup,
     /// Host-name lookups run at once, each on a thread of its own so that the event loop never
-    /// waits for one (RFC 4975 §6.2: "the connecting device MUST determine a host address by
-    /// doing an A or AAAA DNS query"); more wait their turn. Default 4.
+    /// waits for one; more wait their turn. Default 4.
     pub resolver_threads: usize,
     /// Time the event loop keeps polling, without sleeping, for the next event when the last
     /// one came that soon: the 200 to a SEND it just wrote, say. Waking a sleeping thread on
@@ -75,10 +78,56 @@ impl Default for EndpointConfig {
             event_capacity: 4096,
             event_bytes: 16 << 20,
             command_capacity: 4096,
+            host_lookup: HostLookup::default(),
             resolver_threads: 4,
             busy_poll: Duration::from_micros(50),
             setup_poll: Duration::from_micros(500),
         }
+    }
+}
+
+/// A lookup of a host's address: it may block (it runs off the event loop's thread), and
+/// returns the address to connect to for a host and port.
+type LookupFn = dyn Fn(&str, u16) -> io::Result<SocketAddr> + Send + Sync;
+
+/// How host names become addresses: the system's resolver, or a function of the
+/// application's (a static table, a resolver of its own).
+#[derive(Clone)]
+pub struct HostLookup(Arc<LookupFn>);
+
+impl HostLookup {
+    /// Looks names up with `lookup`, which may block: it runs on a thread of its own.
+    pub fn new(
+        lookup: impl Fn(&str, u16) -> io::Result<SocketAddr> + Send + Sync + 'static,
+    ) -> Self {
+        Self(Arc::new(lookup))
+    }
+
+    /// The system's resolver (`getaddrinfo`), taking the first address it gives.
+    pub fn system() -> Self {
+        Self::new(|host, port| {
+            (host, port)
+                .to_socket_addrs()?
+                .next()
+                .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "the name has no address"))
+        })
+    }
+
+    /// Looks `host` up.
+    pub fn lookup(&self, host: &str, port: u16) -> io::Result<SocketAddr> {
+        (self.0)(host, port)
+    }
+}
+
+impl Default for HostLookup {
+    fn default() -> Self {
+        Self::system()
+    }
+}
+
+impl fmt::Debug for HostLookup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HostLookup").finish_non_exhaustive()
     }
 }
 

@@ -136,7 +136,11 @@ impl Driver {
     ) -> Self {
         Self {
             poll,
-            resolver: Resolver::new(shared.clone(), config.resolver_threads),
+            resolver: Resolver::new(
+                shared.clone(),
+                config.host_lookup.clone(),
+                config.resolver_threads,
+            ),
             shared,
             commands,
             endpoint: msrp_session::Endpoint::new(config.endpoint),

@@ -80,7 +80,7 @@ mod io;
 mod resolve;
 mod tls;
 
-pub use api::{EndpointConfig, EndpointEvent, Events, Handle, Stopped, TransportError};
+pub use api::{EndpointConfig, EndpointEvent, Events, Handle, HostLookup, Stopped, TransportError};
 pub use driver::{Context, Handler};
 pub use endpoint::Endpoint;
 pub use file::FileSource;

@@ -7,13 +7,13 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
 
 use msrp_session::ConnectionId;
 
-use crate::api::Shared;
+use crate::api::{HostLookup, Shared};
 
 /// A lookup to do: the connection it is for, the host and the port.
 struct Job {
@@ -29,18 +29,20 @@ pub(crate) struct Resolver {
     waiting: VecDeque<Job>,
     running: usize,
     max_running: usize,
+    lookup: HostLookup,
     answers_tx: Sender<Answer>,
     answers: Receiver<Answer>,
     shared: Arc<Shared>,
 }
 
 impl Resolver {
-    pub(crate) fn new(shared: Arc<Shared>, max_running: usize) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, lookup: HostLookup, max_running: usize) -> Self {
         let (answers_tx, answers) = mpsc::channel();
         Self {
             waiting: VecDeque::new(),
             running: 0,
             max_running: max_running.max(1),
+            lookup,
             answers_tx,
             answers,
             shared,
@@ -73,21 +75,12 @@ impl Resolver {
             };
             let answers = self.answers_tx.clone();
             let shared = self.shared.clone();
+            let lookup = self.lookup.clone();
             let connection = job.connection;
             let spawned = std::thread::Builder::new()
                 .name("msrp-resolve".into())
                 .spawn(move || {
-                    let answer =
-                        (job.host.as_str(), job.port)
-                            .to_socket_addrs()
-                            .and_then(|mut addrs| {
-                                addrs.next().ok_or_else(|| {
-                                    io::Error::new(
-                                        io::ErrorKind::NotFound,
-                                        "the name has no address",
-                                    )
-                                })
-                            });
+                    let answer = lookup.lookup(&job.host, job.port);
                     // The loop may be gone; then nobody waits for the answer.
                     if answers.send((job.connection, answer)).is_ok() {
                         shared.wake();
