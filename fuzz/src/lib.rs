@@ -11,6 +11,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod endpoint_drive;
 pub mod record;
 pub mod schedule;
 pub mod sdp_parse;

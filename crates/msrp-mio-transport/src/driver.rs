@@ -707,9 +707,13 @@ impl Driver {
     }
 
     /// Whether received bytes may be taken in now; notes when the endpoint is what stops them.
+    /// A TLS handshake reads on whatever the endpoint wants: it takes no MSRP input yet.
     fn may_read(&self, io: &mut Io) -> bool {
         if self.paused {
             return false;
+        }
+        if io.phase == Phase::Handshaking {
+            return true;
         }
         if !self.endpoint.wants_read(io.id) {
             io.stopped.for_output = true;
@@ -800,12 +804,6 @@ impl Driver {
     /// input may go on.
     fn take_plaintext(&mut self, io: &mut Io, now: Instant) -> bool {
         loop {
-            if !self.may_read(io) {
-                if let Some(tls) = io.tls.as_mut() {
-                    tls.plaintext = true;
-                }
-                return false;
-            }
             let Some(tls) = io.tls.as_mut() else {
                 return false;
             };
@@ -820,17 +818,22 @@ impl Driver {
                     return false;
                 }
             };
-            let handshaken = io.phase == Phase::Handshaking && !tls.session.is_handshaking();
-            if pending == 0 {
-                tls.plaintext = false;
-            }
-            if handshaken {
+            if io.phase == Phase::Handshaking && !tls.session.is_handshaking() {
                 // The first request may come in the flight that ends the handshake: the
                 // endpoint learns of the certificate before it reads that request.
                 self.established(io, now);
             }
             if pending == 0 {
+                if let Some(tls) = io.tls.as_mut() {
+                    tls.plaintext = false;
+                }
                 return true;
+            }
+            if !self.may_read(io) {
+                if let Some(tls) = io.tls.as_mut() {
+                    tls.plaintext = true;
+                }
+                return false;
             }
             let Some(tls) = io.tls.as_mut() else {
                 return false;

@@ -1,5 +1,5 @@
-//! The sans-IO MSRP session engine (RFC 4975): chunking, reassembly, reports, transactions and
-//! timers.
+//! The sans-IO MSRP endpoint (RFC 4975): sessions (chunking, reassembly, reports, transactions,
+//! timers), the connections that carry them, and the endpoint that owns both.
 //!
 //! This crate decides what an MSRP endpoint sends and what a received frame means. It never
 //! opens a socket, reads a clock or spawns a thread: bytes and time (`now`) are passed in,
@@ -7,6 +7,12 @@
 //! can be replayed in a test. Sockets, TLS and the clock belong to `msrp-mio-transport`; the
 //! frame grammar to `msrp-wire`; URIs to `msrp-uri`; SDP and offer/answer to `msrp-sdp`.
 //!
+//! - An [`Endpoint`] owns the sessions and connections of one endpoint, named by
+//!   [`SessionId`] and [`ConnectionId`], and makes every decision about them that needs no
+//!   socket: which session an incoming connection belongs to (RFC 4975 §5.4: 481, 506, the
+//!   SDP fingerprint of §14.4), reuse of connections, what waits for a connection, what fails
+//!   when one is lost, connections not set up in time or unused. It tells an I/O layer what to
+//!   do ([`Action`]: connect, transmit, close); `msrp-mio-transport` is one.
 //! - A [`Connection`] carries one or more [`Session`]s over one byte stream, routes requests by
 //!   the session-id of their To-Path, and answers 481 for sessions it does not carry.
 //! - Sending: a message's body is in memory ([`Bytes`](bytes::Bytes)) or pulled from a

@@ -383,10 +383,11 @@ impl Endpoint {
             }
             Place::Bound { connection, key } => (connection, key),
         };
-        let Some(conn) = self.conns.get_mut(connection.0) else {
-            return;
+        let sent = match self.conns.get_mut(connection.0) {
+            Some(conn) => conn.msrp.send(key, outgoing),
+            None => Err(SendError::SessionFailed),
         };
-        match conn.msrp.send(key, outgoing) {
+        match sent {
             Ok(handle) => {
                 entry.refs.insert(handle, message);
                 self.after(now, connection);
@@ -615,15 +616,20 @@ impl Endpoint {
     // Bytes.
     // -----------------------------------------------------------------------------------------
 
-    /// Whether a connection takes input now: see [`Connection::wants_read`].
+    /// Whether a connection takes input now: it is established, and see
+    /// [`Connection::wants_read`].
     pub fn wants_read(&self, connection: ConnectionId) -> bool {
         self.conn(connection)
-            .is_some_and(|c| c.closing.is_none() && c.msrp.wants_read())
+            .is_some_and(|c| c.established && c.closing.is_none() && c.msrp.wants_read())
     }
 
-    /// Handles bytes received on a connection.
+    /// Handles bytes received on a connection. Bytes for a connection that is not established
+    /// (or is gone) are dropped: MSRP flows only once [`handle_established`] has said who the
+    /// peer is.
+    ///
+    /// [`handle_established`]: Self::handle_established
     pub fn handle_input(&mut self, now: Instant, connection: ConnectionId, data: &[u8]) {
-        let Some(conn) = self.conns.get_mut(connection.0) else {
+        let Some(conn) = self.conns.get_mut(connection.0).filter(|c| c.established) else {
             return;
         };
         conn.msrp.handle_input(now, data);
@@ -631,8 +637,8 @@ impl Endpoint {
     }
 
     /// Lets `read` write up to `max` received bytes straight into the connection's decoder,
-    /// then handles them: see [`Connection::fill`]. A connection the endpoint no longer has
-    /// reads nothing and returns `Ok(0)`.
+    /// then handles them: see [`Connection::fill`]. A connection that is not established, or
+    /// is gone, reads nothing: `read` is not called, and the result is `Ok(0)`.
     pub fn fill<E>(
         &mut self,
         now: Instant,
@@ -640,7 +646,7 @@ impl Endpoint {
         max: usize,
         read: impl FnOnce(&mut [u8]) -> Result<usize, E>,
     ) -> Result<usize, E> {
-        let Some(conn) = self.conns.get_mut(connection.0) else {
+        let Some(conn) = self.conns.get_mut(connection.0).filter(|c| c.established) else {
             return Ok(0);
         };
         let result = conn.msrp.fill(now, max, read);
@@ -889,7 +895,7 @@ impl Endpoint {
         conn.sessions.insert(key, session);
         // The first request arrived: the setup deadline is met.
         conn.deadline = None;
-        let peer = conn.peer.expect("an accepted connection knows its peer");
+        let peer = conn.peer.expect("an established connection knows its peer");
         for (message, outgoing) in core::mem::take(&mut entry.queued) {
             match conn.msrp.send(key, outgoing) {
                 Ok(handle) => {

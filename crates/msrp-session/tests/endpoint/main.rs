@@ -746,3 +746,32 @@ fn names_of_gone_sessions_and_connections_find_nothing() {
     assert!(refused(&net.events(1), MessageRef::new(1)));
     assert_eq!(net.ep(1).session_id(again), Some("bob1"));
 }
+
+#[test]
+fn nothing_is_read_before_a_connection_is_established() {
+    let mut net = alice_and_bob();
+    let now = net.now;
+    let a = uri(ALICE_ADDR, "alice1");
+    let b = uri(BOB_ADDR, "bob1");
+    let bob = net.ep(1).open_session(now, passive(&b, &a, 2)).unwrap();
+    let conn = net
+        .ep(1)
+        .handle_accept(now, "192.0.2.9:5000".parse().unwrap())
+        .unwrap();
+    assert!(!net.ep(1).wants_read(conn));
+    let request = format!(
+        "MSRP tid1 SEND\r\nTo-Path: {b}\r\nFrom-Path: {a}\r\nMessage-ID: msg1\r\nByte-Range: 1-0/0\r\n-------tid1$\r\n"
+    );
+    // Dropped: the endpoint does not know yet who the peer is (nor its certificate).
+    net.ep(1).handle_input(now, conn, request.as_bytes());
+    let read = net.ep(1).fill(now, conn, 64, |_| -> Result<usize, ()> {
+        panic!("nothing is read")
+    });
+    assert_eq!(read, Ok(0));
+    assert!(!bound(&net.events(1), bob));
+    net.ep(1)
+        .handle_established(now, conn, "192.0.2.9:5000".parse().unwrap(), None);
+    assert!(net.ep(1).wants_read(conn));
+    net.ep(1).handle_input(now, conn, request.as_bytes());
+    assert!(bound(&net.events(1), bob));
+}
