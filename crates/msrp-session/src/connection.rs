@@ -540,7 +540,7 @@ impl Connection {
                     if let Some(mut inbound) = self.inbound.take() {
                         if let Some(index) = inbound.session {
                             self.with_session(index, |s, ctx| {
-                                s.send_data(ctx, now, &mut inbound.route, data)
+                                s.receive_data(ctx, now, &mut inbound.route, data)
                             });
                         }
                         self.inbound = Some(inbound);
@@ -550,7 +550,7 @@ impl Connection {
                     if let Some(inbound) = self.inbound.take() {
                         if let Some(index) = inbound.session {
                             self.with_session(index, |s, ctx| {
-                                s.end_send(ctx, now, &inbound.head, inbound.route, flag)
+                                s.receive_end(ctx, now, &inbound.head, inbound.route, flag)
                             });
                         }
                     }
