@@ -14,6 +14,9 @@
 //! - `timers`: transaction and report timeouts, incomplete messages, and the release of the
 //!   memory of a quiet session.
 //!
+//! What a session sends is decided here and written by `msrp-wire`: requests from the session's
+//! `HeadTemplate`, responses by `encode_response`.
+//!
 //! Each file is compiled apart from the others, so the entry points and the small helpers that
 //! every message crosses between files are marked `#[inline]`: the split costs no call on the
 //! path of a message.
@@ -29,15 +32,13 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use msrp_uri::MsrpUri;
 use msrp_wire::{
-    Decoder, FailureReport, Flag, Frame, Head, HeaderName, Method, StatusCode, TransactionId,
+    ByteRange, FailureReport, Flag, Frame, Head, HeadTemplate, HeaderName, MessageHeaders, Method,
+    SendHead, StatusCode, SuccessReport, TransactionId, UriList,
 };
 
 use crate::config::{Chunking, FromPathCheck, Random, SessionConfig};
 use crate::event::{ConnectionEvent, Event, FailedBy, SessionFailure};
-use crate::frames::{
-    ChunkHead, FROM, MESSAGE_ID, SEND_TO, encode_send_lines, received_tid, write_chunk_end,
-    write_chunk_head,
-};
+use crate::frames::{received_tid, write_traced};
 use crate::message::OutgoingMessage;
 use crate::{MessageHandle, MessageId, SessionKey};
 
@@ -58,6 +59,7 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Emits an event of this session.
     #[inline]
     fn emit(&mut self, event: Event) {
         self.events
@@ -66,10 +68,11 @@ impl Ctx<'_> {
 }
 
 /// What the states of sending and receiving borrow from their session while they work: its
-/// configuration, whose random source they draw from, and the lines its frames are written with.
+/// configuration, whose random source they draw from, and the template its requests are written
+/// with.
 struct Env<'a> {
     config: &'a mut SessionConfig,
-    lines: &'a Lines,
+    template: &'a HeadTemplate,
 }
 
 impl Env<'_> {
@@ -78,61 +81,7 @@ impl Env<'_> {
     fn reborrow(&mut self) -> Env<'_> {
         Env {
             config: &mut *self.config,
-            lines: self.lines,
-        }
-    }
-}
-
-/// The lines every SEND of a session starts with, checked once, and where its paths lie in them.
-struct Lines {
-    /// What every SEND of the session says from its method to the name of its Message-ID,
-    /// checked once: ` SEND\r\nTo-Path: <peer path>\r\nFrom-Path: <local URI>\r\nMessage-ID: `.
-    text: Box<str>,
-    /// Where the local URI starts in `text`.
-    local_at: u32,
-    /// Where the first URI of the peer's path ends in `text`.
-    peer_first_end: u32,
-    /// Whether the decoder reads the local URI back, as a To-Path, and the peer's path, as a
-    /// From-Path, as exactly these texts: then a received path header that is exactly one of
-    /// them is known valid without being read again ([`PathHeader::Expected`]).
-    plain: bool,
-}
-
-impl Lines {
-    /// Writes and checks the lines of a session from the local URI to the peer's path.
-    fn new(local: &str, peer: &str) -> Result<Self, ConfigError> {
-        let text = encode_send_lines(peer, local).ok_or(ConfigError::Path)?;
-        let offset = |at: usize| u32::try_from(at).map_err(|_| ConfigError::Path);
-        let local_at = offset(text.len() - MESSAGE_ID.len() - local.len())?;
-        let peer_first_end = offset(SEND_TO.len() + peer.split(' ').next().unwrap_or("").len())?;
-        Ok(Self {
-            text: text.into_boxed_str(),
-            local_at,
-            peer_first_end,
-            plain: reads_back(local, peer),
-        })
-    }
-
-    /// The local URI, as written in the session's From-Path.
-    #[inline]
-    fn local(&self) -> &str {
-        &self.text[self.local_at as usize..self.text.len() - MESSAGE_ID.len()]
-    }
-
-    /// The peer's path, as written in the session's To-Path.
-    #[inline]
-    fn peer_path(&self) -> &str {
-        &self.text[SEND_TO.len()..self.local_at as usize - FROM.len()]
-    }
-
-    /// Where a response to a SEND with this From-Path goes. RFC 4975 §7.2: "If the request
-    /// triggering the response was a SEND request, the To-Path header field is formed by
-    /// copying the first (leftmost) URI in the From-Path header field of the request."
-    #[inline]
-    fn reply_to<'a>(&'a self, from_path: PathHeader<'a>) -> &'a str {
-        match from_path {
-            PathHeader::Expected => &self.text[SEND_TO.len()..self.peer_first_end as usize],
-            PathHeader::List(list) => list.split(' ').next().unwrap_or_default(),
+            template: self.template,
         }
     }
 }
@@ -145,8 +94,11 @@ impl Lines {
 /// and [`Connection::insert_session`](crate::Connection::insert_session).
 pub struct Session {
     config: SessionConfig,
-    /// The lines of its SENDs, with its paths.
-    lines: Lines,
+    /// The lines its SENDs and REPORTs begin with: the peer's path as To-Path, the local URI as
+    /// From-Path. A template holds only paths that the decoder reads back as themselves, so a
+    /// received path header that is exactly one of them is known valid without being read
+    /// again ([`PathHeader::Expected`]).
+    template: HeadTemplate,
     failed: bool,
     /// Whether the memory of the last burst was given back since the last activity.
     released: bool,
@@ -172,7 +124,7 @@ pub(crate) enum PathHeader<'a> {
     /// path in a From-Path.
     Expected,
     /// A list of URIs as received (checked by the decoder's accessors).
-    List(&'a str),
+    List(UriList<'a>),
 }
 
 /// The path headers of a received request, as far as routing read them.
@@ -195,21 +147,15 @@ impl<'a> Paths<'a> {
     }
 }
 
-/// Whether the decoder reads `to_path` as a To-Path, and `from_path` as a From-Path, as exactly
-/// these texts.
-fn reads_back(to_path: &str, from_path: &str) -> bool {
-    let mut decoder = Decoder::new();
-    decoder.push(
-        format!(
-            "MSRP check SEND\r\nTo-Path: {to_path}\r\nFrom-Path: {from_path}\r\n-------check$\r\n"
-        )
-        .as_bytes(),
-    );
-    let Ok(Some(frame)) = decoder.decode() else {
-        return false;
-    };
-    frame.to_path().ok().flatten().map(|l| l.as_str()) == Some(to_path)
-        && frame.from_path().ok().flatten().map(|l| l.as_str()) == Some(from_path)
+/// Where a response to a SEND with this From-Path goes. RFC 4975 §7.2: "If the request
+/// triggering the response was a SEND request, the To-Path header field is formed by copying the
+/// first (leftmost) URI in the From-Path header field of the request."
+#[inline]
+fn reply_to<'a>(template: &'a HeadTemplate, from_path: PathHeader<'a>) -> UriList<'a> {
+    match from_path {
+        PathHeader::Expected => template.next_hop(),
+        PathHeader::List(list) => list.first(),
+    }
 }
 
 impl core::fmt::Debug for Session {
@@ -297,9 +243,10 @@ impl Session {
         if config.quantum < UNINTERRUPTIBLE_MAX || config.chunking == Chunking::Fixed(0) {
             return Err(ConfigError::Chunking);
         }
-        let lines = Lines::new(config.local_uri.as_str(), &config.peer_path.to_string())?;
+        let template = HeadTemplate::new(&config.peer_path.to_string(), config.local_uri.as_str())
+            .map_err(|_| ConfigError::Path)?;
         Ok(Self {
-            lines,
+            template,
             failed: false,
             released: true,
             bind_pending: config.active,
@@ -320,29 +267,20 @@ impl Session {
 
     /// The local URI, as written in the session's From-Path.
     pub(crate) fn local(&self) -> &str {
-        self.lines.local()
-    }
-
-    /// Whether a request whose sole To-Path is exactly the local URI is for this session:
-    /// [`PathHeader::Expected`].
-    pub(crate) fn expects_own_uri(&self) -> bool {
-        self.lines.plain
+        self.template.from_path().as_str()
     }
 
     /// Reads the path headers of a received frame in one pass, for the paths this session
     /// expects: `None` unless its only To-Path is exactly the local URI; then whether its only
     /// From-Path is exactly the peer's path.
     ///
-    /// For paths that the decoder reads back as themselves (`plain`), this is what reading the
-    /// headers with the decoder's accessors and comparing the lists would say: the accessors
-    /// refuse a repeated header, and check what the expected paths are known to pass.
+    /// The template holds only paths that the decoder reads back as themselves, so this is what
+    /// reading the headers with the decoder's accessors and comparing the lists would say: the
+    /// accessors refuse a repeated header, and check what the expected paths are known to pass.
     pub(crate) fn expected_paths(&self, head: &Head) -> Option<bool> {
-        if !self.lines.plain {
-            return None;
-        }
         let (local, peer) = (
-            self.lines.local().as_bytes(),
-            self.lines.peer_path().as_bytes(),
+            self.template.from_path().as_str().as_bytes(),
+            self.template.to_path().as_str().as_bytes(),
         );
         let (mut to, mut from) = (false, Some(false));
         for header in head.headers() {
@@ -384,11 +322,11 @@ impl Session {
         self.receiving.as_ref().map_or(0, |r| r.buffered())
     }
 
-    /// The session's configuration and lines, lent to the state of sending or receiving.
+    /// The session's configuration and template, lent to the state of sending or receiving.
     fn env(&mut self) -> Env<'_> {
         Env {
             config: &mut self.config,
-            lines: &self.lines,
+            template: &self.template,
         }
     }
 
@@ -397,11 +335,11 @@ impl Session {
     fn sending(&mut self) -> Option<(&mut Sending, Env<'_>)> {
         let Self {
             config,
-            lines,
+            template,
             sending,
             ..
         } = self;
-        Some((sending.as_deref_mut()?, Env { config, lines }))
+        Some((sending.as_deref_mut()?, Env { config, template }))
     }
 
     /// The state of receiving, if there is one, with what it borrows from the session.
@@ -409,35 +347,29 @@ impl Session {
     fn receiving(&mut self) -> Option<(&mut Receiving, Env<'_>)> {
         let Self {
             config,
-            lines,
+            template,
             receiving,
             ..
         } = self;
-        Some((receiving.as_deref_mut()?, Env { config, lines }))
+        Some((receiving.as_deref_mut()?, Env { config, template }))
     }
 
     // ---------------------------------------------------------------------------------------
     // Sending: the entry points, which hand the work to the state of sending.
     // ---------------------------------------------------------------------------------------
 
-    /// Queues a message; see [`Connection::send`](crate::Connection::send). `work` is scratch
-    /// space.
-    pub(crate) fn send(
-        &mut self,
-        msg: OutgoingMessage,
-        work: &mut Vec<u8>,
-    ) -> Result<MessageHandle, SendError> {
+    /// Queues a message; see [`Connection::send`](crate::Connection::send).
+    pub(crate) fn send(&mut self, msg: OutgoingMessage) -> Result<MessageHandle, SendError> {
         if self.failed {
             return Err(SendError::SessionFailed);
         }
-        let remember = Sending::check(self.sending.as_deref(), &self.config, &msg, work)?;
+        let checked = Sending::check(self.sending.as_deref(), &self.config, msg)?;
         let handle = self.next_handle;
         self.next_handle += 1;
         self.sending.get_or_insert_with(Box::default).queue(
             &mut *self.config.random,
             handle,
-            msg,
-            remember,
+            checked,
         );
         self.bind_pending = false;
         Ok(MessageHandle(handle))
@@ -473,16 +405,20 @@ impl Session {
         self.config.random.fill(&mut r);
         let (tid_random, id_random) = halves(r);
         let tid = TransactionId::from_random(tid_random);
-        let head = ChunkHead {
-            lines: &self.lines.text,
+        let head = SendHead {
             message_id: &MessageId::from_random(id_random),
-            success_report: false,
+            success_report: SuccessReport::No,
             failure_report: FailureReport::Yes,
-            range: (1, Some(0), Some(0)),
-            headers: &[],
-            content_type: None,
+            // RFC 4975 §7.1.1: "a Byte-Range header field referring to nonexistent or
+            // zero-length content MUST still have a range-start value of 1".
+            byte_range: ByteRange {
+                start: 1,
+                end: Some(0),
+                total: Some(0),
+            },
+            headers: &MessageHeaders::default(),
         };
-        write_chunk_head(out, &tid, &head);
+        write_traced(out, |out| self.template.encode_send(out, &tid, &head));
         // RFC 4975 §7.1.1: "If a 200 response to the transaction is not received within 30
         // seconds from the time the last byte of the transaction is sent, or submitted to the
         // operating system for sending, the element MUST inform the user".
@@ -525,7 +461,7 @@ impl Session {
         flag: Flag,
         out: &mut BytesMut,
     ) {
-        write_chunk_end(out, &open.tid, flag);
+        msrp_wire::end_line(out, &open.tid, flag);
         if let Some(tx) = self.sending.as_deref_mut() {
             tx.end_chunk(ctx, &self.config, now, open, flag);
         }
@@ -608,7 +544,7 @@ impl Session {
         // request method." RFC 4975 §7.2: the endpoint "MUST immediately generate a response"
         // unless Failure-Report is "no".
         let fr = head.failure_report().ok().flatten().unwrap_or_default();
-        refuse(ctx, &self.lines, head, StatusCode::NOT_IMPLEMENTED, fr);
+        refuse(ctx, &self.template, head, StatusCode::NOT_IMPLEMENTED, fr);
     }
 
     /// Whether the To-Path names this session: RFC 4975 §7.3: "the To-Path will have exactly
@@ -617,6 +553,7 @@ impl Session {
         let PathHeader::List(to_path) = to_path else {
             return Some(true);
         };
+        let to_path = to_path.as_str();
         if to_path == self.local() {
             return Some(true);
         }
@@ -634,7 +571,7 @@ impl Session {
         let PathHeader::List(from_path) = from_path else {
             return Some(true);
         };
-        let sender = from_path.rsplit(' ').next()?;
+        let sender = from_path.as_str().rsplit(' ').next()?;
         let peer = self.config.peer_path.last();
         if self.config.from_path_check == FromPathCheck::Off || sender == peer.as_str() {
             return Some(true);
@@ -666,7 +603,7 @@ impl Session {
             PathHeader::Expected
         } else {
             match head.from_path() {
-                Ok(Some(list)) => PathHeader::List(list.as_str()),
+                Ok(Some(list)) => PathHeader::List(list),
                 _ => return Err(StatusCode::BAD_REQUEST),
             }
         };
@@ -692,11 +629,11 @@ impl Session {
         let fr_mode = fr.ok().flatten().unwrap_or_default();
         let from_path = match self.check_route(head, paths) {
             Ok(from_path) => from_path,
-            Err(code) => return refuse(ctx, &self.lines, head, code, fr_mode),
+            Err(code) => return refuse(ctx, &self.template, head, code, fr_mode),
         };
         let chunk = match receive::Chunk::read(head, from_path, fr, &self.config) {
             Ok(chunk) => chunk,
-            Err(code) => return refuse(ctx, &self.lines, head, code, fr_mode),
+            Err(code) => return refuse(ctx, &self.template, head, code, fr_mode),
         };
         if !head.has_body()
             && !self
@@ -713,14 +650,14 @@ impl Session {
         }
         let Self {
             config,
-            lines,
+            template,
             receiving,
             next_incoming,
             ..
         } = self;
         receiving.get_or_insert_with(Box::default).receive_head(
             ctx,
-            Env { config, lines },
+            Env { config, template },
             now,
             &chunk,
             whole,
@@ -769,7 +706,7 @@ impl Session {
         // header field at all, it MUST immediately generate a response." RFC 4975 §7.1.4: with
         // "partial", "it MUST NOT send a 200 transaction response".
         if failure_report == FailureReport::Yes && !answered {
-            receive::respond(ctx, &self.lines, head, StatusCode::OK);
+            receive::respond(ctx, &self.template, head, StatusCode::OK);
         }
         if done {
             return;

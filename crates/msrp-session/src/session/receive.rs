@@ -6,13 +6,16 @@ use std::hash::BuildHasher;
 use std::time::Instant;
 
 use bytes::Bytes;
-use msrp_wire::{FailureReport, Flag, Head, HeaderError, StatusCode, SuccessReport};
+use msrp_wire::{
+    ByteRange, FailureReport, Flag, Head, HeadTemplate, HeaderError, StatusCode, SuccessReport,
+    encode_response,
+};
 
 use super::report::{report_success, send_report};
-use super::{Ctx, Env, Lines, PathHeader, media_type};
+use super::{Ctx, Env, PathHeader, media_type, reply_to};
 use crate::config::SessionConfig;
 use crate::event::{Event, IncomingFailure, Message, MessageData, MessageEnd, MessageStart};
-use crate::frames::{write_response, write_response_to};
+use crate::frames::write_traced;
 use crate::hash::FastSet;
 use crate::ranges::RangeSet;
 use crate::sdp::FormatEntry;
@@ -150,7 +153,7 @@ impl<'a> Chunk<'a> {
         else {
             return Err(StatusCode::BAD_REQUEST);
         };
-        let message_id = MessageId::new(mid).ok_or(StatusCode::BAD_REQUEST)?;
+        let message_id = MessageId::new(mid).map_err(|_| StatusCode::BAD_REQUEST)?;
         let (start, total) = match range {
             Some(r) => {
                 let consistent = r.start >= 1
@@ -202,21 +205,30 @@ impl<'a> Chunk<'a> {
 
 /// Writes a response to the request `head`, from the session's local URI.
 #[inline]
-pub(super) fn respond(ctx: &mut Ctx<'_>, lines: &Lines, head: &Head, code: StatusCode) {
-    write_response(ctx.control, head, code, lines.local());
+pub(super) fn respond(ctx: &mut Ctx<'_>, template: &HeadTemplate, head: &Head, code: StatusCode) {
+    crate::frames::respond(ctx.control, head, code, template.from_path());
+}
+
+/// Acknowledges the SEND `head` with a 200, whose From-Path routing read as `from_path`.
+#[inline]
+fn acknowledge(ctx: &mut Ctx<'_>, template: &HeadTemplate, head: &Head, from_path: PathHeader<'_>) {
+    let (to, from) = (reply_to(template, from_path), template.from_path());
+    write_traced(ctx.control, |out| {
+        encode_response(out, head, StatusCode::OK, to, from);
+    });
 }
 
 /// Refuses a request: answers it with `code` unless its Failure-Report `fr` is "no", and tells
 /// the application. The request's body goes nowhere.
 pub(super) fn refuse(
     ctx: &mut Ctx<'_>,
-    lines: &Lines,
+    template: &HeadTemplate,
     head: &Head,
     code: StatusCode,
     fr: FailureReport,
 ) -> Route {
     if fr != FailureReport::No {
-        respond(ctx, lines, head, code);
+        respond(ctx, template, head, code);
     }
     ctx.emit(Event::Refused(crate::event::Refusal {
         status: code,
@@ -296,8 +308,7 @@ impl Receiving {
             || total.is_some_and(|t| t > limits.max_message_size)
             || start > limits.max_message_size
         {
-            self.refuse_message(ctx, &message_id);
-            return refuse(ctx, env.lines, head, StatusCode::MESSAGE_TOO_LARGE, fr_mode);
+            return self.refuse_too_large(ctx, env.template, head, &message_id, fr_mode);
         }
 
         // RFC 4975 §5.4: "If the receiving endpoint receives more than one message with the same
@@ -311,8 +322,7 @@ impl Receiving {
                 return route;
             };
             if fr_mode == FailureReport::Yes {
-                let to = env.lines.reply_to(from_path);
-                write_response_to(ctx.control, head, to, StatusCode::OK, env.lines.local());
+                acknowledge(ctx, env.template, head, from_path);
             }
             if success_report {
                 let end = start + body.as_ref().map_or(0, Bytes::len) as u64;
@@ -321,7 +331,11 @@ impl Receiving {
                     env,
                     from_path,
                     &message_id,
-                    (start + 1, end, total),
+                    ByteRange {
+                        start: start + 1,
+                        end: Some(end),
+                        total,
+                    },
                     StatusCode::OK,
                 );
             }
@@ -343,8 +357,7 @@ impl Receiving {
                 self.remember_completed(digest, limits.remembered_message_ids);
                 // The chunk is complete: answer it now, before its success REPORT.
                 if fr_mode == FailureReport::Yes {
-                    let to = env.lines.reply_to(from_path);
-                    write_response_to(ctx.control, head, to, StatusCode::OK, env.lines.local());
+                    acknowledge(ctx, env.template, head, from_path);
                 }
                 if success_report {
                     report_success(ctx, env, from_path, &message_id, len as u64);
@@ -361,8 +374,7 @@ impl Receiving {
             }
         } else {
             if self.incoming.len() >= limits.max_incoming_messages {
-                self.refuse_message(ctx, &message_id);
-                return refuse(ctx, env.lines, head, StatusCode::MESSAGE_TOO_LARGE, fr_mode);
+                return self.refuse_too_large(ctx, env.template, head, &message_id, fr_mode);
             }
             let key = *next_key;
             *next_key += 1;
@@ -470,7 +482,7 @@ impl Receiving {
         let respond_now = failure_report != FailureReport::No && !answered;
         self.refuse_message(ctx, &mid);
         if respond_now {
-            respond(ctx, env.lines, &head, code);
+            respond(ctx, env.template, &head, code);
         }
         *route = Route::Discard;
     }
@@ -534,8 +546,7 @@ impl Receiving {
         }
         if m.success_report {
             if let Ok(Some(from_path)) = m.head.from_path() {
-                let from_path = PathHeader::List(from_path.as_str());
-                report_success(ctx, env, from_path, message_id, total);
+                report_success(ctx, env, PathHeader::List(from_path), message_id, total);
             }
         }
     }
@@ -554,6 +565,20 @@ impl Receiving {
             self.completed.remove(&old);
         }
         self.completed_order.push_back(digest);
+    }
+
+    /// Refuses a chunk of the message `message_id` with 413, and the rest of the message with
+    /// it.
+    fn refuse_too_large(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        template: &HeadTemplate,
+        head: &Head,
+        message_id: &MessageId,
+        fr: FailureReport,
+    ) -> Route {
+        self.refuse_message(ctx, message_id);
+        refuse(ctx, template, head, StatusCode::MESSAGE_TOO_LARGE, fr)
     }
 
     /// Remembers a refused Message-ID so that its later chunks are refused too, and drops what

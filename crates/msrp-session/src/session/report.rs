@@ -1,13 +1,13 @@
 //! Reports: the success and failure REPORTs a session sends about the messages it receives,
 //! and what a REPORT it receives does to a message it sent (RFC 4975 §7.1.2 to §7.2).
 
-use msrp_wire::{Head, StatusCode};
+use msrp_wire::{ByteRange, Head, ReportHead, StatusCode};
 
 use super::send::Sending;
 use super::{Ctx, Env, PathHeader, draw_tid};
 use crate::MessageId;
 use crate::event::{FailedBy, Failure};
-use crate::frames::{Report, write_report};
+use crate::frames::write_traced;
 
 /// Sends a success REPORT for a whole message to `to_path`, the From-Path of its request
 /// (RFC 4975 §7.1.3: "it MUST send a success report or reports covering all bytes that are
@@ -19,38 +19,37 @@ pub(super) fn report_success(
     message_id: &MessageId,
     total: u64,
 ) {
-    send_report(
-        ctx,
-        env,
-        to_path,
-        message_id,
-        (1, total, Some(total)),
-        StatusCode::OK,
-    );
+    let range = ByteRange {
+        start: 1,
+        end: Some(total),
+        total: Some(total),
+    };
+    send_report(ctx, env, to_path, message_id, range, StatusCode::OK);
 }
 
-/// Sends a REPORT to `to_path`, the From-Path of the request it is about: `range` is
-/// `(range-start, range-end, total)`, positions from one.
+/// Sends a REPORT about the bytes `byte_range` of a message to `to_path`, the From-Path of the
+/// request it is about.
 pub(super) fn send_report(
     ctx: &mut Ctx<'_>,
     env: Env<'_>,
     to_path: PathHeader<'_>,
     message_id: &MessageId,
-    range: (u64, u64, Option<u64>),
+    byte_range: ByteRange,
     status: StatusCode,
 ) {
     let tid = draw_tid(&mut *env.config.random);
-    let report = Report {
-        to_path: match to_path {
-            PathHeader::Expected => env.lines.peer_path(),
-            PathHeader::List(list) => list,
-        },
-        from: env.lines.local(),
+    let to = match to_path {
+        PathHeader::Expected => env.template.to_path(),
+        PathHeader::List(list) => list,
+    };
+    let report = ReportHead {
         message_id,
-        range,
+        byte_range,
         status,
     };
-    write_report(ctx.control, &tid, &report);
+    write_traced(ctx.control, |out| {
+        env.template.encode_report(out, &tid, to, &report);
+    });
 }
 
 impl Sending {
@@ -59,7 +58,7 @@ impl Sending {
     pub(super) fn handle_report(&mut self, ctx: &mut Ctx<'_>, head: &Head) -> Option<StatusCode> {
         // RFC 4975 §7.1.2: "If an MSRP element receives a REPORT for a Message-ID it does not
         // recognize, it SHOULD silently ignore the REPORT."
-        let mid = head.message_id().ok().flatten().and_then(MessageId::new)?;
+        let mid = MessageId::new(head.message_id().ok().flatten()?).ok()?;
         let &handle = self.by_message_id.get(&mid)?;
         let Ok(Some(status)) = head.status() else {
             return None;

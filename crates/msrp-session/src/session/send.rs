@@ -1,7 +1,6 @@
 //! Sending: the messages a session sends, cut into chunks (interrupted as RFC 4975 §7.1.1
 //! allows), their transactions and responses, and their outcomes.
 
-use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::collections::hash_map::Entry;
 use std::io;
@@ -9,13 +8,14 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use msrp_wire::{
-    FailureReport, Flag, Frame, StatusCode, TransactionId, choose_transaction_id, find_end_line,
+    ByteRange, FailureReport, Flag, Frame, MessageHeaders, SendHead, StatusCode, SuccessReport,
+    TransactionId, choose_transaction_id, end_line, find_end_line,
 };
 
 use super::{Ctx, Env, draw_tid, draw_tid_random, halves, media_type};
 use crate::config::{Chunking, Random, SessionConfig};
 use crate::event::{Delivered, Event, FailedBy, Failure, Outcome};
-use crate::frames::{ChunkHead, check_message_head, write_chunk_end, write_chunk_head};
+use crate::frames::write_traced;
 use crate::hash::FastMap;
 use crate::message::{Body, BodySource, OutgoingMessage};
 use crate::ranges::RangeSet;
@@ -191,8 +191,8 @@ impl OutBody {
 /// A message being sent.
 pub(super) struct Outgoing {
     message_id: MessageId,
-    content_type: Cow<'static, str>,
-    headers: Vec<(Cow<'static, str>, Cow<'static, str>)>,
+    /// Its extension headers and Content-Type, checked when it was queued.
+    headers: MessageHeaders,
     pub(super) success_report: bool,
     failure_report: FailureReport,
     body: OutBody,
@@ -211,6 +211,35 @@ pub(super) struct Outgoing {
     /// Random bytes for a transaction id, drawn with the Message-ID, tried first for the
     /// first chunk.
     first_tid: Option<[u8; 16]>,
+}
+
+impl Outgoing {
+    /// The head of a chunk of the message that covers `byte_range`.
+    #[inline]
+    fn send_head(&self, byte_range: ByteRange) -> SendHead<'_> {
+        SendHead {
+            message_id: &self.message_id,
+            success_report: if self.success_report {
+                SuccessReport::Yes
+            } else {
+                SuccessReport::No
+            },
+            failure_report: self.failure_report,
+            byte_range,
+            headers: &self.headers,
+        }
+    }
+}
+
+/// A message that passed [`Sending::check`], ready to be queued.
+pub(super) struct Checked {
+    message_id: Option<MessageId>,
+    body: Body,
+    headers: MessageHeaders,
+    success_report: bool,
+    failure_report: FailureReport,
+    /// Whether its content type is to be remembered as checked.
+    remember: bool,
 }
 
 /// A chunk of a message being written, open on the connection.
@@ -247,8 +276,8 @@ pub(super) struct Tx {
 /// What a session holds while it sends messages, and what it does with them.
 #[derive(Default)]
 pub(super) struct Sending {
-    /// The last content type that passed the checks of [`Sending::check`] for a message
-    /// without added headers: the next such message of that type needs none.
+    /// The last content type that passed the checks of its type in [`Sending::check`]: the
+    /// next message of that type needs them not again.
     checked_content_type: String,
     pub(super) outgoing: FastMap<u64, Outgoing>,
     pub(super) by_message_id: FastMap<MessageId, u64>,
@@ -280,20 +309,16 @@ impl Sending {
 
     /// Checks a message before it is queued, against the state of sending `sending` if there
     /// is one: what the peer takes, and what the message adds to the heads of its chunks.
-    /// Returns whether its content type is to be remembered as checked: that of a message with
-    /// a body and without added headers, checked in full.
     #[inline]
     pub(super) fn check(
         sending: Option<&Self>,
         config: &SessionConfig,
-        msg: &OutgoingMessage,
-        work: &mut Vec<u8>,
-    ) -> Result<bool, SendError> {
+        msg: OutgoingMessage,
+    ) -> Result<Checked, SendError> {
         let bodiless = matches!(msg.body, Body::None);
-        // A message of the same type as the last one, without added headers, passes the same
-        // checks of its type and head: only its size is left to check.
+        // A message of the same type as the last one passes the same checks of its type: only
+        // its size and its headers are left to check.
         let same = !bodiless
-            && msg.headers.is_empty()
             && !msg.content_type.is_empty()
             && sending.is_some_and(|t| t.checked_content_type == msg.content_type);
         if !bodiless && !same {
@@ -317,60 +342,51 @@ impl Sending {
                 return Err(SendError::TooLarge);
             }
         }
-        if same {
-            return Ok(false);
-        }
-        let reserved = [
-            "to-path",
-            "from-path",
-            "message-id",
-            "byte-range",
-            "success-report",
-            "failure-report",
-            "content-type",
-            "status",
-        ];
-        if msg
-            .headers
-            .iter()
-            .any(|(n, _)| reserved.iter().any(|r| n.eq_ignore_ascii_case(r)))
-        {
-            return Err(SendError::InvalidHeader);
-        }
+        let OutgoingMessage {
+            content_type,
+            body,
+            success_report,
+            failure_report,
+            headers,
+            message_id,
+        } = msg;
         // What the message adds to its chunks' heads is checked now, so that a header the
-        // grammar refuses is reported here rather than in the middle of the transfer.
-        check_message_head(
-            work,
-            &msg.headers,
-            (!bodiless).then_some(&*msg.content_type),
-        )
-        .map_err(|_| SendError::InvalidHeader)?;
-        Ok(!bodiless && msg.headers.is_empty())
+        // grammar refuses, or one the session writes itself, is reported here rather than in
+        // the middle of the transfer.
+        let headers = MessageHeaders::new(headers, (!bodiless).then_some(content_type))
+            .map_err(|_| SendError::InvalidHeader)?;
+        Ok(Checked {
+            message_id,
+            body,
+            headers,
+            success_report,
+            failure_report,
+            remember: !bodiless && !same,
+        })
     }
 
     /// Queues a message that passed [`check`](Self::check) as `handle`, drawing its Message-ID
-    /// (unless it has one) from `random`; with `remember`, its content type is remembered as
-    /// checked.
+    /// (unless it has one) from `random`.
     #[inline]
-    pub(super) fn queue(
-        &mut self,
-        random: &mut dyn Random,
-        handle: u64,
-        msg: OutgoingMessage,
-        remember: bool,
-    ) {
-        if remember {
+    pub(super) fn queue(&mut self, random: &mut dyn Random, handle: u64, checked: Checked) {
+        let Checked {
+            message_id,
+            body,
+            headers,
+            success_report,
+            failure_report,
+            remember,
+        } = checked;
+        if let Some(content_type) = headers.content_type().filter(|_| remember) {
             self.checked_content_type.clear();
-            self.checked_content_type.push_str(&msg.content_type);
+            self.checked_content_type.push_str(content_type);
         }
         // One draw gives the Message-ID and the id first tried for the first chunk.
         let mut r = [0u8; 32];
         random.fill(&mut r);
         let (id_random, tid_random) = halves(r);
-        let message_id = msg
-            .message_id
-            .unwrap_or_else(|| MessageId::from_random(id_random));
-        let (body, bodiless) = OutBody::new(msg.body);
+        let message_id = message_id.unwrap_or_else(|| MessageId::from_random(id_random));
+        let (body, bodiless) = OutBody::new(body);
         let total = match (&body.source, bodiless) {
             (Some(source), _) => source.total_len(),
             (None, true) => Some(0),
@@ -380,10 +396,9 @@ impl Sending {
             handle,
             Outgoing {
                 message_id,
-                content_type: msg.content_type,
-                headers: msg.headers,
-                success_report: msg.success_report,
-                failure_report: msg.failure_report,
+                headers,
+                success_report,
+                failure_report,
                 body,
                 bodiless,
                 total,
@@ -523,16 +538,12 @@ impl Sending {
             (Chunking::Fixed(size), None) => (Some(size as u64), None),
             _ => (None, None),
         };
-        let head = ChunkHead {
-            lines: &env.lines.text,
-            message_id: &m.message_id,
-            success_report: m.success_report,
-            failure_report: m.failure_report,
-            range: (if m.bodiless { 1 } else { start }, range_end, m.total),
-            headers: &m.headers,
-            content_type: (!m.bodiless).then_some(&*m.content_type),
-        };
-        write_chunk_head(out, &tid, &head);
+        let head = m.send_head(ByteRange {
+            start: if m.bodiless { 1 } else { start },
+            end: range_end,
+            total: m.total,
+        });
+        write_traced(out, |out| env.template.encode_send(out, &tid, &head));
         // The transaction exists from its first byte: a response may come before its last, such
         // as a 413 that stops the message.
         if m.failure_report != FailureReport::No {
@@ -779,17 +790,15 @@ impl Sending {
         if !open && m.sent > 0 && !m.all_sent {
             // Between chunks: tell the receiver with an empty chunk that ends with `#`.
             let tid = draw_tid(&mut *env.config.random);
-            let head = ChunkHead {
-                lines: &env.lines.text,
-                message_id: &m.message_id,
-                success_report: m.success_report,
-                failure_report: m.failure_report,
-                range: (m.sent + 1, None, m.total),
-                headers: &m.headers,
-                content_type: Some(&m.content_type),
-            };
-            write_chunk_head(ctx.control, &tid, &head);
-            write_chunk_end(ctx.control, &tid, Flag::Aborted);
+            let head = m.send_head(ByteRange {
+                start: m.sent + 1,
+                end: None,
+                total: m.total,
+            });
+            write_traced(ctx.control, |out| {
+                env.template.encode_send(out, &tid, &head)
+            });
+            end_line(ctx.control, &tid, Flag::Aborted);
         }
         let failure = Failure {
             status: None,

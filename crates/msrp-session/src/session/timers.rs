@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use msrp_wire::{FailureReport, StatusCode};
+use msrp_wire::{ByteRange, FailureReport, StatusCode};
 
 use super::receive::Receiving;
 use super::report::send_report;
@@ -183,12 +183,16 @@ impl Receiving {
             }
             // Nothing is lost silently: the sender learns that the message failed.
             let head = m.head.clone();
-            let range = (1, m.received.end(), m.total);
+            let range = ByteRange {
+                start: 1,
+                end: Some(m.received.end()),
+                total: m.total,
+            };
             let report = m.failure_report != FailureReport::No;
             self.drop_incoming(ctx, &mid, IncomingFailure::TimedOut);
             if report {
                 if let Ok(Some(from_path)) = head.from_path() {
-                    let to = PathHeader::List(from_path.as_str());
+                    let to = PathHeader::List(from_path);
                     let status = StatusCode::REQUEST_TIMEOUT;
                     send_report(ctx, env.reborrow(), to, &mid, range, status);
                 }
