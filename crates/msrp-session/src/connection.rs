@@ -9,7 +9,7 @@ use msrp_wire::{FailureReport, Flag, Frame, Head, Item, Method, StatusCode, Stre
 
 use crate::config::{Chunking, ConnectionConfig};
 use crate::event::{ConnectionEvent, FailedBy, SessionFailure};
-use crate::frames::write_response;
+use crate::frames::respond;
 use crate::hash::FastMap;
 use crate::message::OutgoingMessage;
 use crate::session::{Ctx, OpenChunk, PathHeader, Paths, Piece, Route, SendError, Session};
@@ -49,8 +49,8 @@ struct Slot {
     generation: u32,
     in_rr: bool,
     /// Whether a request whose sole To-Path is the session's local URI, as the session writes
-    /// it, is routed to the session without reading the To-Path: whether the URI reads back as
-    /// itself, and the session-id read from its text is the session's.
+    /// it, is routed to the session without reading the To-Path: whether the session-id read
+    /// from its text is the session's.
     text_routes: bool,
 }
 
@@ -248,8 +248,7 @@ impl Connection {
         let has_ready = session.has_ready();
         let wants_bind = session.wants_bind();
         let slot = &mut self.slots[index as usize];
-        slot.text_routes = session.expects_own_uri()
-            && msrp_uri::session_id_of(session.local()) == Some(session.session_id());
+        slot.text_routes = msrp_uri::session_id_of(session.local()) == Some(session.session_id());
         slot.session = Some(session);
         slot.in_rr = false;
         let key = SessionKey {
@@ -366,7 +365,7 @@ impl Connection {
             .filter(|slot| slot.generation == key.generation)
             .and_then(|slot| slot.session.as_deref_mut())
             .ok_or(SendError::SessionFailed)?;
-        let handle = session.send(message, &mut self.work)?;
+        let handle = session.send(message)?;
         self.binds.retain(|&i| i != key.index);
         self.schedule(key.index);
         Ok(handle)
@@ -469,13 +468,8 @@ impl Connection {
             return;
         }
         // The response comes from the URI the request was sent to.
-        let to = head
-            .to_path()
-            .ok()
-            .flatten()
-            .and_then(|l| l.iter().next().map(str::to_owned));
-        if let Some(local) = to {
-            write_response(&mut self.control, head, code, &local);
+        if let Ok(Some(to_path)) = head.to_path() {
+            respond(&mut self.control, head, code, to_path.first());
         }
     }
 
@@ -507,7 +501,7 @@ impl Connection {
         Ok(self
             .by_id
             .get(id)
-            .map(|&index| (index, Paths::to(PathHeader::List(to_path.as_str())))))
+            .map(|&index| (index, Paths::to(PathHeader::List(to_path)))))
     }
 
     fn process(&mut self, now: Instant) {
@@ -540,7 +534,7 @@ impl Connection {
                     if let Some(mut inbound) = self.inbound.take() {
                         if let Some(index) = inbound.session {
                             self.with_session(index, |s, ctx| {
-                                s.send_data(ctx, now, &mut inbound.route, data)
+                                s.receive_data(ctx, now, &mut inbound.route, data)
                             });
                         }
                         self.inbound = Some(inbound);
@@ -550,7 +544,7 @@ impl Connection {
                     if let Some(inbound) = self.inbound.take() {
                         if let Some(index) = inbound.session {
                             self.with_session(index, |s, ctx| {
-                                s.end_send(ctx, now, &inbound.head, inbound.route, flag)
+                                s.receive_end(ctx, now, &inbound.head, inbound.route, flag)
                             });
                         }
                     }

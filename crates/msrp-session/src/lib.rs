@@ -146,9 +146,10 @@ pub use event::{
     ConnectionEvent, Delivered, Event, FailedBy, Failure, IncomingFailure, Message, MessageData,
     MessageEnd, MessageStart, Outcome, Refusal, SessionFailure,
 };
-pub use ids::{IncomingKey, MessageHandle, MessageId, SessionKey};
+pub use ids::{IncomingKey, MessageHandle, SessionKey};
 pub use message::{Body, BodySource, OutgoingMessage};
 pub use msrp_sdp::{Fingerprint, FormatEntry, Role};
+pub use msrp_wire::MessageId;
 pub use session::{ConfigError, SendError, Session};
 
 /// Runs the example of `README.md` as a doctest, so that it stays correct.

@@ -100,6 +100,22 @@ pub struct UriList<'a> {
 }
 
 impl<'a> UriList<'a> {
+    /// Reads a path header's value as a list: `MSRP-URI *( SP MSRP-URI )`, URIs of visible
+    /// ASCII separated by single spaces. `None` when it is not one.
+    pub(crate) fn parse(raw: &'a str) -> Option<Self> {
+        let ok = !raw.is_empty()
+            && raw
+                .split(' ')
+                .all(|u| !u.is_empty() && u.bytes().all(|b| b.is_ascii_graphic()));
+        ok.then_some(Self { raw })
+    }
+
+    /// A list whose text was read as one already.
+    #[inline]
+    pub(crate) fn checked(raw: &'a str) -> Self {
+        Self { raw }
+    }
+
     /// The value as received.
     pub fn as_str(&self) -> &'a str {
         self.raw
@@ -108,6 +124,15 @@ impl<'a> UriList<'a> {
     /// The URIs, in order (the first is the next hop for To-Path).
     pub fn iter(&self) -> impl Iterator<Item = &'a str> + 'a {
         self.raw.split(' ')
+    }
+
+    /// The list of the first URI alone: where a response to a SEND goes when this is the
+    /// SEND's From-Path (RFC 4975 §7.2).
+    pub fn first(&self) -> UriList<'a> {
+        let end = self.raw.find(' ').unwrap_or(self.raw.len());
+        Self {
+            raw: &self.raw[..end],
+        }
     }
 }
 
@@ -300,17 +325,7 @@ impl Head {
     }
 
     fn uri_list(&self, name: HeaderName) -> Result<Option<UriList<'_>>, HeaderError> {
-        self.typed(name, |s| {
-            // `MSRP-URI *( SP MSRP-URI )`: single spaces between non-empty URIs of visible ASCII.
-            let ok = !s.is_empty()
-                && s.split(' ')
-                    .all(|u| !u.is_empty() && u.bytes().all(|b| b.is_ascii_graphic()));
-            if ok {
-                Ok(UriList { raw: s })
-            } else {
-                Err(HeaderErrorKind::Syntax)
-            }
-        })
+        self.typed(name, |s| UriList::parse(s).ok_or(HeaderErrorKind::Syntax))
     }
 
     /// `To-Path`: the URIs the request visits, leftmost first.

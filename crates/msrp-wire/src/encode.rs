@@ -34,6 +34,15 @@ pub enum EncodeError {
     MimeHeaderWithoutBody,
     /// A response cannot carry a body (RFC 4975 §9).
     ResponseBody,
+    /// The Message-ID is not an `ident` of 4 to 32 characters.
+    MessageId,
+    /// A path is not a list of URIs of visible ASCII separated by single spaces, as To-Path and
+    /// From-Path must be (RFC 4975 §9).
+    Path,
+    /// The header is one that a [`HeadTemplate`](crate::HeadTemplate) writes itself (To-Path,
+    /// From-Path, Message-ID, Byte-Range, Success-Report, Failure-Report, Content-Type), or
+    /// Status, which SEND requests do not carry.
+    ReservedHeader,
 }
 
 impl fmt::Display for EncodeError {
@@ -48,6 +57,9 @@ impl fmt::Display for EncodeError {
             Self::ContentTypeNotLast => "a body needs Content-Type as the last header",
             Self::MimeHeaderWithoutBody => "MIME header in a frame without a body",
             Self::ResponseBody => "a response cannot carry a body",
+            Self::MessageId => "invalid Message-ID",
+            Self::Path => "invalid path",
+            Self::ReservedHeader => "header written by the template",
         })
     }
 }
@@ -124,6 +136,60 @@ impl fmt::Debug for TransactionId {
 }
 
 impl core::str::FromStr for TransactionId {
+    type Err = EncodeError;
+
+    fn from_str(s: &str) -> Result<Self, EncodeError> {
+        Self::new(s)
+    }
+}
+
+/// A validated Message-ID: an `ident` of 4 to 32 characters, the grammar of a transaction id
+/// (RFC 4975 §9: `Message-ID = "Message-ID:" SP ident`). It is `Copy` and holds its characters
+/// inline.
+///
+/// Generated ids take 16 random bytes, so they are unique and unguessable (RFC 4975 §7.1.1: the
+/// value "MUST be highly unlikely to be repeated by another endpoint instance, or by the same
+/// instance in the future").
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MessageId(TransactionId);
+
+impl MessageId {
+    /// Validates a Message-ID.
+    pub fn new(id: &str) -> Result<Self, EncodeError> {
+        TransactionId::new(id)
+            .map(Self)
+            .map_err(|_| EncodeError::MessageId)
+    }
+
+    /// An id of 16 alphanumeric characters from 16 random bytes.
+    pub fn from_random(random: [u8; 16]) -> Self {
+        Self(TransactionId::from_random(random))
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// The id's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MessageId({})", self.as_str())
+    }
+}
+
+impl core::str::FromStr for MessageId {
     type Err = EncodeError;
 
     fn from_str(s: &str) -> Result<Self, EncodeError> {
@@ -250,12 +316,7 @@ impl<'a, B: BufMut> HeadWriter<'a, B> {
             return Err(EncodeError::Comment);
         }
         let w = Self::start(dst, tid, true);
-        let n = code.as_u16();
-        w.dst.put_slice(&[
-            b'0' + (n / 100) as u8,
-            b'0' + (n / 10 % 10) as u8,
-            b'0' + (n % 10) as u8,
-        ]);
+        put_code(w.dst, code);
         if let Some(comment) = comment {
             w.dst.put_u8(b' ');
             w.dst.put_slice(comment.as_bytes());
@@ -348,14 +409,14 @@ impl<'a, B: BufMut> HeadWriter<'a, B> {
         if self.mime {
             return Err(EncodeError::MimeHeaderWithoutBody);
         }
-        put_end_line(self.dst, &self.tid, flag);
+        put_end_line(self.dst, self.tid.as_bytes(), flag);
         Ok(())
     }
 }
 
 /// Whether a header is a MIME header: Content-Type, Content-ID, Content-Description,
 /// Content-Disposition, or another `Content-` extension field (RFC 2045 §9).
-fn is_mime(known: HeaderName, name: &str) -> bool {
+pub(crate) fn is_mime(known: HeaderName, name: &str) -> bool {
     match known {
         HeaderName::ContentType
         | HeaderName::ContentId
@@ -368,18 +429,53 @@ fn is_mime(known: HeaderName, name: &str) -> bool {
     }
 }
 
-fn put_end_line<B: BufMut>(dst: &mut B, tid: &TransactionId, flag: Flag) {
+/// Writes the end-line `-------<tid><flag>` and its CRLF.
+fn put_end_line<B: BufMut>(dst: &mut B, tid: &[u8], flag: Flag) {
     dst.put_slice(b"-------");
-    dst.put_slice(tid.as_bytes());
+    dst.put_slice(tid);
     dst.put_u8(flag.as_byte());
     dst.put_slice(b"\r\n");
+}
+
+/// Writes the CRLF that ends the last line of a head or body, then the end-line of `tid` with
+/// `flag`.
+#[inline]
+pub(crate) fn put_ending<B: BufMut>(dst: &mut B, tid: &[u8], flag: Flag) {
+    dst.put_slice(b"\r\n");
+    put_end_line(dst, tid, flag);
 }
 
 /// Writes the end of a body: the CRLF that precedes the end-line and is not part of the body,
 /// then the end-line `-------<tid><flag>` and its CRLF.
 pub fn end_line<B: BufMut>(dst: &mut B, tid: &TransactionId, flag: Flag) {
-    dst.put_slice(b"\r\n");
-    put_end_line(dst, tid, flag);
+    put_ending(dst, tid.as_bytes(), flag);
+}
+
+/// Writes the three digits of a status code.
+#[inline]
+pub(crate) fn put_code<B: BufMut>(dst: &mut B, code: StatusCode) {
+    let n = code.as_u16();
+    dst.put_slice(&[
+        b'0' + (n / 100) as u8,
+        b'0' + (n / 10 % 10) as u8,
+        b'0' + (n % 10) as u8,
+    ]);
+}
+
+/// Writes `n` in decimal.
+#[inline]
+pub(crate) fn put_decimal<B: BufMut>(dst: &mut B, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    dst.put_slice(&digits[at..]);
 }
 
 impl Frame {

@@ -240,6 +240,12 @@ impl Head {
         self.text(5..5 + self.start.tid_len as usize)
     }
 
+    /// The bytes of the transaction id, which the decoder checked to be an `ident`.
+    #[inline]
+    pub(crate) fn transaction_id_bytes(&self) -> &[u8] {
+        &self.raw[5..5 + self.start.tid_len as usize]
+    }
+
     /// Whether this is a request.
     pub fn is_request(&self) -> bool {
         self.start.status.is_none()

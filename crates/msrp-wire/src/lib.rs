@@ -3,8 +3,8 @@
 //!
 //! This crate turns bytes into frames and frames into bytes, and nothing else. It knows no
 //! sessions, sockets or clocks: it does not match transactions, reassemble messages, check that
-//! To-Path names a session, or answer requests. Those belong to `msrp-session`; URIs are parsed
-//! by `msrp-uri`.
+//! To-Path names a session, or decide how to answer a request. Those belong to `msrp-session`;
+//! URIs are parsed by `msrp-uri`.
 //!
 //! - [`Decoder`] yields whole [`Frame`]s from a stream pushed in any split; a frame's body is a
 //!   [`Bytes`](bytes::Bytes) slice of the received buffer, never a copy.
@@ -18,6 +18,10 @@
 //!   not, in wire order.
 //! - [`HeadWriter`] and [`end_line`] encode frames, with the body written separately so it need
 //!   not be copied; [`choose_transaction_id`] picks an id whose end-line is not in a body.
+//! - [`HeadTemplate`] writes the SENDs and REPORTs of one endpoint along one path from lines
+//!   written and checked once, and [`encode_response`] its responses: the session layer's
+//!   frames, at the speed of copying their bytes, and always decodable. Bytes on the wire are
+//!   written by this crate alone.
 //! - [`Limits`] bounds everything a peer controls. A framing error is a [`ParseError`] with the
 //!   byte offset where it was found, and ends the stream: no guessing, no panic.
 //!
@@ -60,19 +64,22 @@ mod frame;
 mod header;
 mod limits;
 mod syntax;
+mod template;
 
 pub use accessors::{
     ByteRange, ContentDisposition, DigestParams, FailureReport, Status, SuccessReport, UriList,
 };
 pub use decoder::{Decoder, Item, StreamDecoder};
 pub use encode::{
-    EncodeError, HeadWriter, TransactionId, choose_transaction_id, end_line, find_end_line,
+    EncodeError, HeadWriter, MessageId, TransactionId, choose_transaction_id, end_line,
+    find_end_line,
 };
 pub use error::{ErrorKind, HeaderError, HeaderErrorKind, ParseError};
 pub use frame::{Flag, Frame, Head, Header, Headers, Method, StatusCode};
 pub use header::HeaderName;
 pub use limits::Limits;
 pub use syntax::is_ident;
+pub use template::{HeadTemplate, MessageHeaders, ReportHead, SendHead, encode_response};
 
 /// Runs the example of `README.md` as a doctest, so that it stays correct.
 #[cfg(doctest)]

@@ -1,11 +1,13 @@
-//! Property tests: encode then decode is the identity, any split of a stream decodes the same,
-//! the end-line search never examines a byte twice, and no input panics the decoders.
+//! Property tests: encode then decode is the identity (with the checking encoder and with head
+//! templates), any split of a stream decodes the same, the end-line search never examines a byte
+//! twice, and no input panics the decoders.
 
 mod common;
 
 use common::{decode_pieces, stream_pieces};
 use msrp_wire::{
-    Decoder, Flag, HeadWriter, StatusCode, StreamDecoder, TransactionId, end_line, find_end_line,
+    ByteRange, Decoder, FailureReport, Flag, HeadTemplate, HeadWriter, MessageHeaders, MessageId,
+    SendHead, StatusCode, StreamDecoder, SuccessReport, TransactionId, end_line, find_end_line,
 };
 use proptest::prelude::*;
 
@@ -121,6 +123,83 @@ fn spec() -> impl Strategy<Value = Spec> {
     })
 }
 
+/// A SEND written from a template, described by its parts.
+#[derive(Clone, Debug)]
+struct TemplateSpec {
+    to_path: String,
+    from_path: String,
+    tid: String,
+    message_id: String,
+    success_report: SuccessReport,
+    failure_report: FailureReport,
+    byte_range: ByteRange,
+    headers: Vec<(String, String)>,
+    body: Option<(String, Vec<u8>)>,
+}
+
+/// A path: one to three URIs of visible ASCII, separated by single spaces.
+fn path() -> impl Strategy<Value = String> {
+    prop::collection::vec("[!-~]{1,30}", 1..4).prop_map(|uris| uris.join(" "))
+}
+
+fn template_spec() -> impl Strategy<Value = TemplateSpec> {
+    let reports = (
+        prop_oneof![Just(SuccessReport::Yes), Just(SuccessReport::No)],
+        prop_oneof![
+            Just(FailureReport::Yes),
+            Just(FailureReport::No),
+            Just(FailureReport::Partial)
+        ],
+    );
+    let range = (any::<u64>(), any::<Option<u64>>(), any::<Option<u64>>())
+        .prop_map(|(start, end, total)| ByteRange { start, end, total });
+    // Headers the template writes itself are not the message's to add.
+    let headers = prop::collection::vec(header(), 0..4).prop_filter("no reserved name", |hs| {
+        hs.iter().all(|(n, _)| {
+            let l = n.to_ascii_lowercase();
+            !matches!(
+                l.as_str(),
+                "message-id" | "byte-range" | "success-report" | "failure-report" | "status"
+            )
+        })
+    });
+    (path(), path(), tid(), tid(), reports, range, headers).prop_flat_map(
+        |(to_path, from_path, tid, message_id, reports, byte_range, headers)| {
+            let body = proptest::option::of(("[a-z]{1,8}/[a-z0-9.+-]{1,12}", body(tid.clone())));
+            (
+                Just((
+                    to_path, from_path, tid, message_id, reports, byte_range, headers,
+                )),
+                body,
+            )
+                .prop_map(
+                    |(
+                        (to_path, from_path, tid, message_id, (sr, fr), byte_range, headers),
+                        body,
+                    )| {
+                        TemplateSpec {
+                            to_path,
+                            from_path,
+                            tid,
+                            message_id,
+                            success_report: sr,
+                            failure_report: fr,
+                            byte_range,
+                            headers,
+                            body,
+                        }
+                    },
+                )
+                .prop_filter("a body must not contain its own end-line", |s| {
+                    let tid = TransactionId::new(&s.tid).unwrap();
+                    s.body
+                        .as_ref()
+                        .is_none_or(|(_, b)| find_end_line(b, &tid).is_none())
+                })
+        },
+    )
+}
+
 /// Body bytes plus end-line bytes: what the end-line search must examine, once each.
 fn search_span(s: &Spec) -> u64 {
     s.body
@@ -226,6 +305,64 @@ proptest! {
             while d.decode().unwrap().is_some() {}
         }
         prop_assert_eq!(d.scanned(), span);
+    }
+
+    #[test]
+    fn template_heads_decode_back(s in template_spec()) {
+        let template = HeadTemplate::new(&s.to_path, &s.from_path).unwrap();
+        let tid = TransactionId::new(&s.tid).unwrap();
+        let message_id = MessageId::new(&s.message_id).unwrap();
+        let headers = s
+            .headers
+            .iter()
+            .map(|(n, v)| (n.clone().into(), v.clone().into()))
+            .collect();
+        let content_type = s.body.as_ref().map(|(ct, _)| ct.clone().into());
+        let headers = MessageHeaders::new(headers, content_type).unwrap();
+        let head = SendHead {
+            message_id: &message_id,
+            success_report: s.success_report,
+            failure_report: s.failure_report,
+            byte_range: s.byte_range,
+            headers: &headers,
+        };
+        let mut wire = Vec::new();
+        template.encode_send(&mut wire, &tid, &head);
+        if let Some((_, body)) = &s.body {
+            wire.extend_from_slice(body);
+            end_line(&mut wire, &tid, Flag::Continued);
+        }
+        let mut d = Decoder::new();
+        d.push(&wire);
+        let f = d.decode().unwrap().expect("complete frame");
+        prop_assert_eq!(d.buffered(), 0);
+        prop_assert_eq!(f.transaction_id(), s.tid.as_str());
+        prop_assert_eq!(f.method().map(|m| m.as_str()), Some("SEND"));
+        prop_assert_eq!(f.to_path().unwrap().map(|p| p.as_str()), Some(s.to_path.as_str()));
+        prop_assert_eq!(f.from_path().unwrap().map(|p| p.as_str()), Some(s.from_path.as_str()));
+        prop_assert_eq!(f.message_id().unwrap(), Some(s.message_id.as_str()));
+        prop_assert_eq!(f.success_report().unwrap().unwrap_or_default(), s.success_report);
+        prop_assert_eq!(f.failure_report().unwrap().unwrap_or_default(), s.failure_report);
+        prop_assert_eq!(f.byte_range().unwrap(), Some(s.byte_range));
+        // To-Path, From-Path, Message-ID, the report headers written, Byte-Range; then the
+        // message's headers, then Content-Type.
+        let fixed = 4
+            + usize::from(s.success_report == SuccessReport::Yes)
+            + usize::from(s.failure_report != FailureReport::Yes);
+        let got: Vec<(String, String)> = f
+            .headers()
+            .skip(fixed)
+            .take(s.headers.len())
+            .map(|h| (h.name_str().to_owned(), String::from_utf8(h.value.to_vec()).unwrap()))
+            .collect();
+        prop_assert_eq!(f.header_count(), fixed + s.headers.len() + usize::from(s.body.is_some()));
+        prop_assert_eq!(&got, &s.headers);
+        prop_assert_eq!(f.content_type_str().unwrap(), s.body.as_ref().map(|(ct, _)| ct.as_str()));
+        prop_assert_eq!(f.body(), s.body.as_ref().map(|(_, b)| &b[..]));
+        // What decodes re-encodes to the same bytes through the checking encoder.
+        let mut again = Vec::new();
+        f.encode(&mut again).unwrap();
+        prop_assert_eq!(again, wire);
     }
 
     #[test]
