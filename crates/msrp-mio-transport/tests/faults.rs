@@ -148,6 +148,9 @@ fn wrong_fingerprint_is_refused_by_the_client() {
         "{error:?}"
     );
     assert!(error.is_certificate_mismatch());
+    // rustls's error is kept as the source.
+    let source = std::error::Error::source(&error).expect("rustls's error");
+    assert!(source.downcast_ref::<rustls::Error>().is_some());
     // The message fails: with an outcome when it reached the session before the connection
     // failed, refused when it came after.
     let failed = wait_for(&client, Duration::from_secs(10), |e| match e {
@@ -216,6 +219,11 @@ fn wrong_client_certificate_is_refused_by_the_server() {
         "{error:?}"
     );
     assert!(error.is_certificate_mismatch());
+    let source = std::error::Error::source(&error).expect("the endpoint's error");
+    assert_eq!(
+        source.downcast_ref::<ConnectionError>(),
+        Some(&ConnectionError::Fingerprint)
+    );
     let failed = wait_for(&server, Duration::from_secs(10), |e| match e {
         EndpointEvent::Session(s, Event::SessionFailed(why)) if s == server_session => Some(why),
         _ => None,

@@ -209,6 +209,15 @@ impl fmt::Display for SessionFailure {
     }
 }
 
+impl std::error::Error for SessionFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Framing(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// Something a connection has to tell the application.
 // Session events carry the frame head inline: boxing it would cost an allocation per message.
 #[allow(clippy::large_enum_variant)]

@@ -246,6 +246,10 @@ fn framing_error_fails_the_connection() {
         pair.a.seen.connection_failed.as_slice(),
         [SessionFailure::Framing(e)] if e.offset() == 0
     ));
+    // The framing error is kept as the failure's source.
+    let why = &pair.a.seen.connection_failed[0];
+    let source = std::error::Error::source(why).expect("the framing error");
+    assert!(source.downcast_ref::<msrp_wire::ParseError>().is_some());
     let f = failure(&pair, handle);
     assert_eq!(f.by, FailedBy::ConnectionLost);
     assert!(pair.a.conn.is_failed());

@@ -49,7 +49,15 @@ impl fmt::Display for PathHeaderError {
     }
 }
 
-impl std::error::Error for PathHeaderError {}
+impl std::error::Error for PathHeaderError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            // Its text is this error's own.
+            Self::Header(e) => e.source(),
+            Self::Uri { error, .. } => Some(error),
+        }
+    }
+}
 
 impl From<HeaderError> for PathHeaderError {
     fn from(e: HeaderError) -> Self {

@@ -265,5 +265,8 @@ From-Path: msrp://a.example.com:9/t;tcp\r\n-------abcd$\r\n";
         "offset {}",
         err.offset()
     );
+    // The URI's own error is kept as the source.
+    let source = std::error::Error::source(&err).expect("the URI error");
+    assert!(source.downcast_ref::<msrp_uri::Error>().is_some());
     assert!(frame.parsed_use_path().unwrap().is_none());
 }
