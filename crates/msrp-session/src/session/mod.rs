@@ -635,18 +635,21 @@ impl Session {
             Ok(chunk) => chunk,
             Err(code) => return refuse(ctx, &self.template, head, code, fr_mode),
         };
-        if !head.has_body()
-            && !self
-                .receiving
-                .as_ref()
-                .is_some_and(|r| r.is_receiving(&chunk.message_id))
-        {
-            // A bodiless SEND (such as the first SEND of an active endpoint) carries no
-            // message; it is acknowledged and, if asked, reported.
-            if chunk.success_report {
-                report::report_success(ctx, self.env(), from_path, &chunk.message_id, 0);
+        if !head.has_body() {
+            let receiving = self.receiving.as_deref().map(|r| {
+                let digest = r.digest(&chunk.message_id);
+                (digest, r.is_receiving(&chunk.message_id, digest))
+            });
+            if !receiving.is_some_and(|(_, receiving)| receiving) {
+                // A bodiless SEND (such as the first SEND of an active endpoint) carries no
+                // message; it is acknowledged and, if asked, reported. Without state of
+                // receiving no message matches its digest, which only such state can make.
+                if chunk.success_report {
+                    report::report_success(ctx, self.env(), from_path, &chunk.message_id, 0);
+                }
+                let digest = receiving.map_or(0, |(digest, _)| digest);
+                return Route::deliver(chunk.message_id, digest, chunk.start, chunk.failure_report);
             }
-            return Route::deliver(chunk.message_id, chunk.start, chunk.failure_report);
         }
         let Self {
             config,
@@ -692,11 +695,12 @@ impl Session {
         flag: Flag,
     ) {
         let Route::Deliver {
-            message_id,
+            digest,
             offset,
             failure_report,
             answered,
             done,
+            ..
         } = route
         else {
             return;
@@ -712,7 +716,7 @@ impl Session {
             return;
         }
         if let Some((rx, env)) = self.receiving() {
-            rx.receive_end(ctx, env, &message_id, offset, flag);
+            rx.receive_end(ctx, env, digest, offset, flag);
         }
     }
 

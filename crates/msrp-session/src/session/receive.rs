@@ -1,8 +1,8 @@
 //! Receiving: the SENDs a session receives, their chunks reassembled by Byte-Range in any
 //! order, duplicates, the limits a peer may not exceed, and the responses.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::BuildHasher;
+use std::collections::VecDeque;
+use std::hash::{BuildHasher, RandomState};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -17,7 +17,7 @@ use crate::FormatEntry;
 use crate::config::SessionConfig;
 use crate::event::{Event, IncomingFailure, Message, MessageData, MessageEnd, MessageStart};
 use crate::frames::write_traced;
-use crate::hash::FastSet;
+use crate::hash::{FastMap, FastSet};
 use crate::ranges::RangeSet;
 use crate::timer::Timers;
 use crate::{IncomingKey, MessageId};
@@ -35,6 +35,7 @@ enum Delivery {
 
 /// A message being received.
 pub(super) struct Incoming {
+    pub(super) message_id: MessageId,
     key: u64,
     /// The head of the latest chunk: its From-Path addresses REPORTs.
     pub(super) head: Head,
@@ -55,6 +56,8 @@ pub(crate) enum Route {
     /// Into the incoming message `message_id`, at `offset` (from zero) for the next byte.
     Deliver {
         message_id: MessageId,
+        /// The keyed digest of the Message-ID, which the message is found by.
+        digest: u64,
         offset: u64,
         failure_report: FailureReport,
         /// Whether an error response was already sent for this chunk.
@@ -70,11 +73,13 @@ impl Route {
     #[inline]
     pub(super) fn deliver(
         message_id: MessageId,
+        digest: u64,
         offset: u64,
         failure_report: FailureReport,
     ) -> Self {
         Route::Deliver {
             message_id,
+            digest,
             offset,
             failure_report,
             answered: false,
@@ -88,12 +93,14 @@ impl Route {
         match self {
             Route::Deliver {
                 message_id,
+                digest,
                 offset,
                 failure_report,
                 answered,
                 ..
             } => Route::Deliver {
                 message_id,
+                digest,
                 offset,
                 failure_report,
                 answered,
@@ -241,10 +248,13 @@ pub(super) fn refuse(
 /// does with their chunks.
 #[derive(Default)]
 pub(super) struct Receiving {
-    /// Keyed by Message-IDs the peer chooses: the standard keyed hash, which also makes the
-    /// digests of `completed`.
-    pub(super) incoming: HashMap<MessageId, Incoming>,
-    pub(super) incomplete_timers: Timers<MessageId>,
+    /// The key of the digests of Message-IDs, per session: a peer chooses the ids, so they
+    /// are digested with the standard keyed hash, once per chunk, and the tables below are
+    /// keyed by the digests.
+    digest_key: RandomState,
+    /// Messages being received, by the digests of their Message-IDs.
+    pub(super) incoming: FastMap<u64, Incoming>,
+    pub(super) incomplete_timers: Timers<u64>,
     /// Bytes held for messages delivered whole.
     buffered: usize,
     pub(super) refused: VecDeque<MessageId>,
@@ -266,16 +276,19 @@ impl Receiving {
         self.buffered
     }
 
-    /// Whether the message `message_id` is being received.
+    /// Whether the message `message_id`, of digest `digest`, is being received.
     #[inline]
-    pub(super) fn is_receiving(&self, message_id: &MessageId) -> bool {
-        self.incoming.contains_key(message_id)
+    pub(super) fn is_receiving(&self, message_id: &MessageId, digest: u64) -> bool {
+        self.incoming
+            .get(&digest)
+            .is_some_and(|m| m.message_id == *message_id)
     }
 
-    /// The digest of a Message-ID, keyed with the per-session key of `incoming`, so that a peer
-    /// can neither predict it nor make two ids collide on purpose.
-    fn digest(&self, message_id: &MessageId) -> u64 {
-        self.incoming.hasher().hash_one(message_id)
+    /// The digest of a Message-ID, keyed with a per-session key, so that a peer can neither
+    /// predict it nor make two ids collide on purpose.
+    #[inline]
+    pub(super) fn digest(&self, message_id: &MessageId) -> u64 {
+        self.digest_key.hash_one(message_id)
     }
 
     /// Takes the head of a chunk of a message (one with a body, or a bodiless one of a message
@@ -301,6 +314,7 @@ impl Receiving {
             failure_report: fr_mode,
             success_report,
         } = *chunk;
+        let digest = self.digest(&message_id);
         let limits = env.config.limits;
         // RFC 4975 §10.5: "A 413 response indicates that the receiver wishes the sender to stop
         // sending the particular message."
@@ -308,16 +322,15 @@ impl Receiving {
             || total.is_some_and(|t| t > limits.max_message_size)
             || start > limits.max_message_size
         {
-            return self.refuse_too_large(ctx, env.template, head, &message_id, fr_mode);
+            return self.refuse_too_large(ctx, env.template, head, &message_id, digest, fr_mode);
         }
 
         // RFC 4975 §5.4: "If the receiving endpoint receives more than one message with the same
         // Message-ID, it SHOULD assume that the messages are duplicates." and "acknowledgments
         // as needed based on the Failure-Report and Success-Report settings are still necessary
         // even for requests containing duplicate content."
-        let digest = self.digest(&message_id);
         if self.completed.contains(&digest) {
-            let route = Route::deliver(message_id, start, fr_mode).delivered();
+            let route = Route::deliver(message_id, digest, start, fr_mode).delivered();
             let Some((_, body)) = whole else {
                 return route;
             };
@@ -347,7 +360,7 @@ impl Receiving {
             let len = body.as_ref().map_or(0, Bytes::len);
             if start == 0
                 && len <= limits.deliver_whole_up_to
-                && !self.incoming.contains_key(&message_id)
+                && !self.incoming.contains_key(&digest)
             {
                 ctx.emit(Event::Message(Message {
                     message_id,
@@ -366,7 +379,19 @@ impl Receiving {
             }
         }
 
-        if let Some(m) = self.incoming.get_mut(&message_id) {
+        if let Some(m) = self.incoming.get_mut(&digest) {
+            if m.message_id != message_id {
+                // Two Message-IDs with one 64-bit keyed digest: a peer cannot aim for it, and
+                // it practically never happens by chance. The newcomer is refused rather than
+                // mixed into the other message.
+                return refuse(
+                    ctx,
+                    env.template,
+                    head,
+                    StatusCode::MESSAGE_TOO_LARGE,
+                    fr_mode,
+                );
+            }
             m.head = head.clone();
             m.deadline = now + limits.incomplete_message_timeout;
             if total.is_some() && m.total.is_none() {
@@ -374,7 +399,14 @@ impl Receiving {
             }
         } else {
             if self.incoming.len() >= limits.max_incoming_messages {
-                return self.refuse_too_large(ctx, env.template, head, &message_id, fr_mode);
+                return self.refuse_too_large(
+                    ctx,
+                    env.template,
+                    head,
+                    &message_id,
+                    digest,
+                    fr_mode,
+                );
             }
             let key = *next_key;
             *next_key += 1;
@@ -399,8 +431,9 @@ impl Receiving {
             };
             let deadline = now + limits.incomplete_message_timeout;
             self.incoming.insert(
-                message_id,
+                digest,
                 Incoming {
+                    message_id,
                     key,
                     head: head.clone(),
                     total,
@@ -412,9 +445,9 @@ impl Receiving {
                     final_total: false,
                 },
             );
-            self.incomplete_timers.push(deadline, message_id);
+            self.incomplete_timers.push(deadline, digest);
         }
-        Route::deliver(message_id, start, fr_mode)
+        Route::deliver(message_id, digest, start, fr_mode)
     }
 
     /// Takes body bytes of a SEND being received, which lie at `range` (from zero) in their
@@ -430,7 +463,7 @@ impl Receiving {
         data: Bytes,
     ) {
         let Route::Deliver {
-            message_id: mid,
+            digest,
             failure_report,
             answered,
             ..
@@ -439,9 +472,10 @@ impl Receiving {
             return;
         };
         let limits = env.config.limits;
-        let Some(m) = self.incoming.get_mut(&mid) else {
+        let Some(m) = self.incoming.get_mut(&digest) else {
             return;
         };
+        let mid = m.message_id;
         let refusal = if end > limits.max_message_size {
             Some(StatusCode::MESSAGE_TOO_LARGE)
         } else if m.final_total && m.total.is_some_and(|t| end > t) {
@@ -460,7 +494,7 @@ impl Receiving {
                 if end > buf.len() as u64 {
                     // Larger than announced: deliver in pieces after all.
                     self.buffered -= buf.len();
-                    to_pieces(ctx, m, &mid);
+                    to_pieces(ctx, m);
                 }
             }
             m.received.insert(start, end);
@@ -480,29 +514,30 @@ impl Receiving {
         };
         let head = m.head.clone();
         let respond_now = failure_report != FailureReport::No && !answered;
-        self.refuse_message(ctx, &mid);
+        self.refuse_message(ctx, &mid, digest);
         if respond_now {
             respond(ctx, env.template, &head, code);
         }
         *route = Route::Discard;
     }
 
-    /// Ends a chunk of the message `message_id` whose body ended at `offset` (from zero) with
-    /// `flag`: aborts the message, or completes it when every byte is in (RFC 4975 §7.3.1).
+    /// Ends a chunk of the message of digest `digest` whose body ended at `offset` (from zero)
+    /// with `flag`: aborts the message, or completes it when every byte is in (RFC 4975
+    /// §7.3.1).
     #[inline]
     pub(super) fn receive_end(
         &mut self,
         ctx: &mut Ctx<'_>,
         env: Env<'_>,
-        message_id: &MessageId,
+        digest: u64,
         offset: u64,
         flag: Flag,
     ) {
         if flag == Flag::Aborted {
-            self.drop_incoming(ctx, message_id, IncomingFailure::Aborted);
+            self.drop_incoming(ctx, digest, IncomingFailure::Aborted);
             return;
         }
-        let Some(m) = self.incoming.get_mut(message_id) else {
+        let Some(m) = self.incoming.get_mut(&digest) else {
             return;
         };
         // RFC 4975 §7.3.1: "the chunk that has a termination character of "$" defines the total
@@ -524,14 +559,14 @@ impl Receiving {
         if !complete {
             return;
         }
-        let Some(m) = self.incoming.remove(message_id) else {
+        let Some(m) = self.incoming.remove(&digest) else {
             return;
         };
         if let Delivery::Whole(buf) = &m.delivery {
             self.buffered -= buf.len();
         }
-        let digest = self.digest(message_id);
         self.remember_completed(digest, env.config.limits.remembered_message_ids);
+        let message_id = &m.message_id;
         let total = m.total.unwrap_or_default();
         match m.delivery {
             Delivery::Whole(buf) => ctx.emit(Event::Message(Message {
@@ -583,33 +618,29 @@ impl Receiving {
         template: &HeadTemplate,
         head: &Head,
         message_id: &MessageId,
+        digest: u64,
         fr: FailureReport,
     ) -> Route {
-        self.refuse_message(ctx, message_id);
+        self.refuse_message(ctx, message_id, digest);
         refuse(ctx, template, head, StatusCode::MESSAGE_TOO_LARGE, fr)
     }
 
     /// Remembers a refused Message-ID so that its later chunks are refused too, and drops what
     /// was received of it.
-    fn refuse_message(&mut self, ctx: &mut Ctx<'_>, message_id: &MessageId) {
+    fn refuse_message(&mut self, ctx: &mut Ctx<'_>, message_id: &MessageId, digest: u64) {
         if !self.refused.contains(message_id) {
             if self.refused.len() == REFUSED_MEMORY {
                 self.refused.pop_front();
             }
             self.refused.push_back(*message_id);
         }
-        self.drop_incoming(ctx, message_id, IncomingFailure::TooLarge);
+        self.drop_incoming(ctx, digest, IncomingFailure::TooLarge);
     }
 
     /// Drops what was received of a message, and tells the application why when it had
     /// announced the message.
-    pub(super) fn drop_incoming(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        message_id: &MessageId,
-        why: IncomingFailure,
-    ) {
-        if let Some(m) = self.incoming.remove(message_id) {
+    pub(super) fn drop_incoming(&mut self, ctx: &mut Ctx<'_>, digest: u64, why: IncomingFailure) {
+        if let Some(m) = self.incoming.remove(&digest) {
             match m.delivery {
                 Delivery::Whole(buf) => self.buffered -= buf.len(),
                 Delivery::Pieces => ctx.emit(Event::MessageEnd(MessageEnd {
@@ -623,10 +654,14 @@ impl Receiving {
     /// Ends every message being received, in the order of their Message-IDs: the session has
     /// ended.
     pub(super) fn end(&mut self, ctx: &mut Ctx<'_>) {
-        let mut receiving: Vec<MessageId> = self.incoming.keys().copied().collect();
+        let mut receiving: Vec<(MessageId, u64)> = self
+            .incoming
+            .iter()
+            .map(|(&digest, m)| (m.message_id, digest))
+            .collect();
         receiving.sort_unstable();
-        for mid in receiving {
-            self.drop_incoming(ctx, &mid, IncomingFailure::SessionEnded);
+        for (_, digest) in receiving {
+            self.drop_incoming(ctx, digest, IncomingFailure::SessionEnded);
         }
         self.incomplete_timers = Timers::default();
     }
@@ -634,14 +669,14 @@ impl Receiving {
 
 /// Switches a message buffered for whole delivery to delivery in pieces: announces it and hands
 /// out what was received so far.
-fn to_pieces(ctx: &mut Ctx<'_>, m: &mut Incoming, message_id: &MessageId) {
+fn to_pieces(ctx: &mut Ctx<'_>, m: &mut Incoming) {
     let Delivery::Whole(buf) = core::mem::replace(&mut m.delivery, Delivery::Pieces) else {
         return;
     };
     let key = IncomingKey(m.key);
     ctx.emit(Event::MessageStart(MessageStart {
         key,
-        message_id: *message_id,
+        message_id: m.message_id,
         head: m.head.clone(),
         total: m.total,
     }));

@@ -172,15 +172,16 @@ impl Receiving {
     /// Drops the incoming messages that went without data for too long, and tells their
     /// senders: nothing is lost silently.
     fn handle_timeout(&mut self, ctx: &mut Ctx<'_>, mut env: Env<'_>, now: Instant) {
-        while let Some((_, mid)) = self.incomplete_timers.pop_due(now) {
-            let Some(m) = self.incoming.get(&mid) else {
+        while let Some((_, digest)) = self.incomplete_timers.pop_due(now) {
+            let Some(m) = self.incoming.get(&digest) else {
                 continue;
             };
             if m.deadline > now {
                 let at = m.deadline;
-                self.incomplete_timers.push(at, mid);
+                self.incomplete_timers.push(at, digest);
                 continue;
             }
+            let mid = m.message_id;
             // Nothing is lost silently: the sender learns that the message failed.
             let head = m.head.clone();
             let range = ByteRange {
@@ -189,7 +190,7 @@ impl Receiving {
                 total: m.total,
             };
             let report = m.failure_report != FailureReport::No;
-            self.drop_incoming(ctx, &mid, IncomingFailure::TimedOut);
+            self.drop_incoming(ctx, digest, IncomingFailure::TimedOut);
             if report {
                 if let Ok(Some(from_path)) = head.from_path() {
                     let to = PathHeader::List(from_path);
