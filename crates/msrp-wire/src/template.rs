@@ -8,7 +8,7 @@ use bytes::BufMut;
 
 use crate::accessors::UriList;
 use crate::encode::{
-    EncodeError, MessageId, TransactionId, is_mime, put_code, put_decimal, put_ending,
+    EncodeError, MessageId, TransactionId, decimal, is_mime, put_code, put_ending,
 };
 use crate::syntax::{find_non_text, is_hname};
 use crate::{ByteRange, FailureReport, Flag, Head, HeaderName, StatusCode, SuccessReport};
@@ -330,25 +330,39 @@ fn put_status<B: BufMut>(dst: &mut B, code: StatusCode) {
     }
 }
 
-/// Writes a Byte-Range line, `*` for an unknown range-end or total.
+/// Writes a Byte-Range line, `*` for an unknown range-end or total. The line is put together
+/// on the stack and written in one piece: a chunk's head has one, and writing it number by
+/// number cost more than the numbers.
 #[inline]
 fn put_byte_range<B: BufMut>(dst: &mut B, range: &ByteRange) {
-    dst.put_slice(b"\r\nByte-Range: ");
-    put_decimal(dst, range.start);
-    match range.end {
-        Some(end) => {
-            dst.put_slice(b"-");
-            put_decimal(dst, end);
+    const NAME: &[u8] = b"\r\nByte-Range: ";
+    // The name, three numbers of at most 20 digits, and their separators.
+    let mut line = [0u8; NAME.len() + 3 * 20 + 2];
+    let mut len = NAME.len();
+    line[..len].copy_from_slice(NAME);
+    fn put_number(line: &mut [u8], len: &mut usize, n: Option<u64>) {
+        match n {
+            Some(n) => {
+                let mut digits = [0u8; 20];
+                let at = decimal(n, &mut digits);
+                let digits = &digits[at..];
+                line[*len..*len + digits.len()].copy_from_slice(digits);
+                *len += digits.len();
+            }
+            None => {
+                line[*len] = b'*';
+                *len += 1;
+            }
         }
-        None => dst.put_slice(b"-*"),
     }
-    match range.total {
-        Some(total) => {
-            dst.put_slice(b"/");
-            put_decimal(dst, total);
-        }
-        None => dst.put_slice(b"/*"),
-    }
+    put_number(&mut line, &mut len, Some(range.start));
+    line[len] = b'-';
+    len += 1;
+    put_number(&mut line, &mut len, range.end);
+    line[len] = b'/';
+    len += 1;
+    put_number(&mut line, &mut len, range.total);
+    dst.put_slice(&line[..len]);
 }
 
 #[cfg(test)]
