@@ -508,12 +508,7 @@ impl Sending {
                 exhausted = true;
                 TransactionId::from_random([0; 16])
             };
-            // An end-line starts with hyphens: no id's end-line occurs in a body without any.
-            if bytes.contains(&b'-') {
-                choose_transaction_id(bytes, TID_ATTEMPTS, &mut next)
-            } else {
-                Some(next())
-            }
+            choose_transaction_id(bytes, TID_ATTEMPTS, &mut next)
         };
         let chosen = chosen.filter(|t| !exhausted || !taken(t));
         let Some(tid) = chosen else {
