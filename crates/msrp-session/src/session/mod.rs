@@ -648,7 +648,7 @@ impl Session {
                     report::report_success(ctx, self.env(), from_path, &chunk.message_id, 0);
                 }
                 let digest = receiving.map_or(0, |(digest, _)| digest);
-                return Route::deliver(chunk.message_id, digest, chunk.start, chunk.failure_report);
+                return Route::deliver(&chunk, digest);
             }
         }
         let Self {
@@ -696,6 +696,7 @@ impl Session {
     ) {
         let Route::Deliver {
             digest,
+            from_expected,
             offset,
             failure_report,
             answered,
@@ -710,7 +711,12 @@ impl Session {
         // header field at all, it MUST immediately generate a response." RFC 4975 §7.1.4: with
         // "partial", "it MUST NOT send a 200 transaction response".
         if failure_report == FailureReport::Yes && !answered {
-            receive::respond(ctx, &self.template, head, StatusCode::OK);
+            if from_expected {
+                // Routing found the From-Path to be the peer's path: no need to read it again.
+                receive::acknowledge(ctx, &self.template, head, PathHeader::Expected);
+            } else {
+                receive::respond(ctx, &self.template, head, StatusCode::OK);
+            }
         }
         if done {
             return;

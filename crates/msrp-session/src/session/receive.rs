@@ -58,6 +58,9 @@ pub(crate) enum Route {
         message_id: MessageId,
         /// The keyed digest of the Message-ID, which the message is found by.
         digest: u64,
+        /// Whether the From-Path is the peer's path as the session writes it, so that the
+        /// response goes to the session's next hop without reading the header again.
+        from_expected: bool,
         offset: u64,
         failure_report: FailureReport,
         /// Whether an error response was already sent for this chunk.
@@ -70,18 +73,15 @@ pub(crate) enum Route {
 }
 
 impl Route {
+    /// Into the message of `chunk`, whose Message-ID has the digest `digest`.
     #[inline]
-    pub(super) fn deliver(
-        message_id: MessageId,
-        digest: u64,
-        offset: u64,
-        failure_report: FailureReport,
-    ) -> Self {
+    pub(super) fn deliver(chunk: &Chunk<'_>, digest: u64) -> Self {
         Route::Deliver {
-            message_id,
+            message_id: chunk.message_id,
             digest,
-            offset,
-            failure_report,
+            from_expected: matches!(chunk.from_path, PathHeader::Expected),
+            offset: chunk.start,
+            failure_report: chunk.failure_report,
             answered: false,
             done: false,
         }
@@ -94,6 +94,7 @@ impl Route {
             Route::Deliver {
                 message_id,
                 digest,
+                from_expected,
                 offset,
                 failure_report,
                 answered,
@@ -101,6 +102,7 @@ impl Route {
             } => Route::Deliver {
                 message_id,
                 digest,
+                from_expected,
                 offset,
                 failure_report,
                 answered,
@@ -218,7 +220,12 @@ pub(super) fn respond(ctx: &mut Ctx<'_>, template: &HeadTemplate, head: &Head, c
 
 /// Acknowledges the SEND `head` with a 200, whose From-Path routing read as `from_path`.
 #[inline]
-fn acknowledge(ctx: &mut Ctx<'_>, template: &HeadTemplate, head: &Head, from_path: PathHeader<'_>) {
+pub(super) fn acknowledge(
+    ctx: &mut Ctx<'_>,
+    template: &HeadTemplate,
+    head: &Head,
+    from_path: PathHeader<'_>,
+) {
     let (to, from) = (reply_to(template, from_path), template.from_path());
     write_traced(ctx.control, |out| {
         encode_response(out, head, StatusCode::OK, to, from);
@@ -330,7 +337,7 @@ impl Receiving {
         // as needed based on the Failure-Report and Success-Report settings are still necessary
         // even for requests containing duplicate content."
         if self.completed.contains(&digest) {
-            let route = Route::deliver(message_id, digest, start, fr_mode).delivered();
+            let route = Route::deliver(chunk, digest).delivered();
             let Some((_, body)) = whole else {
                 return route;
             };
@@ -447,7 +454,7 @@ impl Receiving {
             );
             self.incomplete_timers.push(deadline, digest);
         }
-        Route::deliver(message_id, digest, start, fr_mode)
+        Route::deliver(chunk, digest)
     }
 
     /// Takes body bytes of a SEND being received, which lie at `range` (from zero) in their
