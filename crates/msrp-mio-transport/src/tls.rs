@@ -152,14 +152,40 @@ impl Identity {
     }
 }
 
+/// Bytes drawn from the operating system at a time by [`secure_random`]: a session draws 16 for
+/// each chunk it sends, and a system call for each would cost more than the rest of the chunk's
+/// work.
+const RANDOM_POOL: usize = 1024;
+
 /// A cryptographically secure random source for session configurations (transaction ids,
-/// Message-IDs and session-ids), from the TLS crypto provider.
+/// Message-IDs and session-ids), from the TLS crypto provider. It draws from the operating
+/// system [`RANDOM_POOL`] bytes at a time and hands each byte out once, wiping it from the pool
+/// as it goes; larger requests are drawn directly.
 pub fn secure_random() -> impl FnMut(&mut [u8]) + Send + 'static {
     let random = rustls::crypto::ring::default_provider().secure_random;
+    let mut pool = vec![0u8; RANDOM_POOL];
+    // Bytes not handed out yet, at the end of the pool.
+    let mut left = 0;
     move |buf: &mut [u8]| {
         // The provider's generator reads the operating system's; it does not fail in practice,
         // and a failure leaves zeros, which the session's id checks then catch.
-        let _ = random.fill(buf);
+        if buf.len() > RANDOM_POOL / 2 {
+            if random.fill(buf).is_err() {
+                buf.fill(0);
+            }
+            return;
+        }
+        if left < buf.len() {
+            if random.fill(&mut pool).is_err() {
+                pool.fill(0);
+            }
+            left = pool.len();
+        }
+        let start = pool.len() - left;
+        let drawn = &mut pool[start..start + buf.len()];
+        buf.copy_from_slice(drawn);
+        drawn.fill(0);
+        left -= buf.len();
     }
 }
 
@@ -291,6 +317,33 @@ impl ClientCertVerifier for AnyClientCertificate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secure_random_hands_each_drawn_byte_out_once() {
+        let mut random = secure_random();
+        let mut seen = std::collections::HashSet::new();
+        // Far more draws than one pool holds, of the size a transaction id takes.
+        for _ in 0..1000 {
+            let mut id = [0u8; 16];
+            random(&mut id);
+            assert!(seen.insert(id), "a repeated draw");
+        }
+        // Sizes that straddle the pool's refills, and one drawn directly.
+        for len in [
+            1,
+            7,
+            100,
+            RANDOM_POOL / 2,
+            RANDOM_POOL / 2 + 1,
+            4 * RANDOM_POOL,
+        ] {
+            let mut a = vec![0u8; len];
+            let mut b = vec![0u8; len];
+            random(&mut a);
+            random(&mut b);
+            assert_ne!(a, b, "{len} bytes");
+        }
+    }
 
     #[test]
     fn self_signed_fingerprints_match_only_their_certificate() {
