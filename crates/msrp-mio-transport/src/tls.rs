@@ -330,8 +330,7 @@ mod tests {
         }
         // Sizes that straddle the pool's refills, and one drawn directly.
         for len in [
-            1,
-            7,
+            8,
             100,
             RANDOM_POOL / 2,
             RANDOM_POOL / 2 + 1,
