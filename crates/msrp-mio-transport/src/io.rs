@@ -53,7 +53,7 @@ pub(crate) struct Readiness {
 /// Why reading stopped with input left, for it to be taken up again without an event: the
 /// socket's readiness, edge-triggered, will not be announced again.
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Stopped {
+pub(crate) struct InputStop {
     /// The endpoint took no more input because responses wait to be written.
     pub(crate) for_output: bool,
     /// A handler is to take its events first.
@@ -101,7 +101,7 @@ pub(crate) struct Io {
     /// Why it failed, until the event that tells the application takes it.
     pub(crate) error: Option<TransportError>,
     pub(crate) ready: Readiness,
-    pub(crate) stopped: Stopped,
+    pub(crate) stopped: InputStop,
     /// Output taken from the endpoint, not yet written.
     pub(crate) out: VecDeque<Bytes>,
     pub(crate) out_len: usize,
@@ -121,7 +121,7 @@ impl Io {
             phase,
             error: None,
             ready: Readiness::default(),
-            stopped: Stopped::default(),
+            stopped: InputStop::default(),
             out: VecDeque::new(),
             out_len: 0,
             wrote: false,
