@@ -658,7 +658,10 @@ impl Connection {
                 self.flush_scratch(out, &mut n);
                 Self::room(&mut self.scratch);
             }
-            if !self.control.is_empty() {
+            // A chunk that states its range-end is finished first: only chunks that may be
+            // interrupted give way (RFC 4975 §7.1.1: a range-end "MUST take the value of "*" if
+            // ... the request needs to be interruptible").
+            if !self.control.is_empty() && self.open.is_none_or(|(_, open)| !open.stated) {
                 if self.open.is_some() {
                     self.end_open(now, Flag::Continued);
                 }

@@ -251,9 +251,10 @@ pub(crate) struct OpenChunk {
     pub(crate) written: u64,
     /// For fixed chunking: the chunk's length.
     pub(crate) limit: Option<u64>,
-    /// Whether the id was chosen against all of the chunk's body, so that its end-line cannot
-    /// occur in it: a chunk that states its range-end, or the whole of a short body.
-    pub(crate) checked: bool,
+    /// Whether the chunk states its range-end: a fixed-size chunk of at most 2048 bytes, or the
+    /// whole rest of a short body. Its id was chosen against all of its body, so that its
+    /// end-line cannot occur in it, and it is written whole, never interrupted.
+    pub(crate) stated: bool,
 }
 
 /// What to do next with an open chunk.
@@ -530,6 +531,14 @@ impl Sending {
             // "1-0/0"."
             _ if m.bodiless || m.total == Some(0) => (None, Some(0)),
             (_, Some(_)) => (Some(len as u64), Some(m.sent + len as u64)),
+            // RFC 4975 §7.1.1: "The range-end field SHOULD indicate the position of the last
+            // byte in the body, if known. It MUST take the value of "*" if the position is
+            // unknown, or if the request needs to be interruptible." The rest of a short body,
+            // all here, goes whole: its end is known, and it is not interrupted.
+            _ if whole => {
+                let len = checked_len as u64;
+                (Some(len), Some(m.sent + len))
+            }
             (Chunking::Fixed(size), None) => (Some(size as u64), None),
             _ => (None, None),
         };
@@ -559,7 +568,7 @@ impl Sending {
             tid,
             written: 0,
             limit,
-            checked: stated.is_some() || whole,
+            stated: stated.is_some() || whole,
         })
     }
 
@@ -625,7 +634,7 @@ impl Sending {
         // body" and "Some implementations may choose to scan for the closing sequence as they
         // send the body, and if it is encountered, simply interrupt the chunk at that point".
         let scan = n + lookahead - 1;
-        let hit = if open.checked {
+        let hit = if open.stated {
             // The id was chosen against all of this chunk's body, when it started.
             None
         } else if front.len() >= scan || (m.body.pieces.is_single() && m.body.eof) {
