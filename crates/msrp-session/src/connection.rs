@@ -561,14 +561,17 @@ impl Connection {
             Routed::Unknown(item)
                 if item.head().is_request() && item.head().method() != Some(Method::Report) =>
             {
-                let session_id = item
-                    .head()
-                    .to_path_session_id()
-                    .unwrap_or_default()
-                    .to_owned();
+                let head = item.head();
+                let session_id = head.to_path_session_id().unwrap_or_default().to_owned();
+                let to_path = match head.to_path() {
+                    Ok(Some(list)) => list.as_str().to_owned(),
+                    _ => String::new(),
+                };
                 self.held = Some(item);
-                self.events
-                    .push_back(ConnectionEvent::UnknownSession { session_id });
+                self.events.push_back(ConnectionEvent::UnknownSession {
+                    session_id,
+                    to_path,
+                });
             }
             // Responses and REPORTs for unknown sessions are dropped: neither is answered.
             Routed::Unknown(item) => self.discard(item),

@@ -234,6 +234,9 @@ pub enum ConnectionEvent {
     UnknownSession {
         /// The session-id of the first To-Path URI.
         session_id: String,
+        /// The request's To-Path, whose URI must name the session for it to be attached (RFC
+        /// 4975 §7.3: it "MUST map to an existing session").
+        to_path: String,
     },
     /// The connection cannot carry on (framing error, frame timeout); it should be closed.
     /// Every session on it has failed.

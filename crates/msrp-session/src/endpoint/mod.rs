@@ -751,8 +751,11 @@ impl Endpoint {
                         conn.msrp.take_session(key);
                     }
                 }
-                ConnectionEvent::UnknownSession { session_id } => {
-                    self.bind(now, connection, &session_id);
+                ConnectionEvent::UnknownSession {
+                    session_id,
+                    to_path,
+                } => {
+                    self.bind(now, connection, &session_id, &to_path);
                 }
                 ConnectionEvent::Failed(why) => {
                     conn.closing.get_or_insert(match why {
@@ -830,7 +833,7 @@ impl Endpoint {
     /// Binds an incoming connection to the passive session its first request names (RFC 4975
     /// §5.4: "The element that accepted the connection looks up the URI in the received request,
     /// and determines which session it matches"), or refuses the request.
-    fn bind(&mut self, now: Instant, connection: ConnectionId, session_id: &str) {
+    fn bind(&mut self, now: Instant, connection: ConnectionId, session_id: &str, to_path: &str) {
         let Some(conn) = self.conns.get_mut(connection.0) else {
             return;
         };
@@ -845,6 +848,18 @@ impl Endpoint {
             .sessions
             .get_mut(session.0)
             .expect("sessions by id exist");
+        if let Place::Waiting(waiting) = &entry.place {
+            if waiting.is_named_by(to_path) != Some(true) {
+                // The session-id is right but the URI is another's (another host, port or
+                // scheme): it is not this session, which stays free for its peer. RFC 4975
+                // §7.3: "the To-Path will have exactly one URI, which MUST map to an existing
+                // session"; RFC 4975 §5.4: "If no match exists, the node MUST reject the
+                // request with a 481 response."
+                conn.msrp
+                    .refuse_unknown_session(now, StatusCode::NO_SUCH_SESSION);
+                return;
+            }
+        }
         if !matches!(entry.place, Place::Waiting(_)) {
             // RFC 4975 §5.4: "If the session is already in use, it MUST reject the request with
             // a 506 response."

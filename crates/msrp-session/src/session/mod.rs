@@ -553,7 +553,12 @@ impl Session {
         let PathHeader::List(to_path) = to_path else {
             return Some(true);
         };
-        let to_path = to_path.as_str();
+        self.is_named_by(to_path.as_str())
+    }
+
+    /// Whether a To-Path, as a request carries it, names this session: one URI that is the
+    /// session's own by the rules of RFC 4975 §6.1. `None` when the URI is malformed.
+    pub(crate) fn is_named_by(&self, to_path: &str) -> Option<bool> {
         if to_path == self.local() {
             return Some(true);
         }

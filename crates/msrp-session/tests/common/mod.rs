@@ -111,7 +111,7 @@ impl Seen {
                 Event::SessionFailed(f) => self.failures.push(f),
                 _ => {}
             },
-            ConnectionEvent::UnknownSession { session_id } => {
+            ConnectionEvent::UnknownSession { session_id, .. } => {
                 self.unknown_sessions.push(session_id)
             }
             ConnectionEvent::Failed(f) => self.connection_failed.push(f),

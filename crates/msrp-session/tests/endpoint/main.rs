@@ -775,3 +775,42 @@ fn nothing_is_read_before_a_connection_is_established() {
     net.ep(1).handle_input(now, conn, request.as_bytes());
     assert!(bound(&net.events(1), bob));
 }
+
+#[test]
+fn a_request_naming_the_session_id_at_another_uri_gets_481_and_binds_nothing() {
+    let mut net = alice_and_bob();
+    let now = net.now;
+    let a = uri(ALICE_ADDR, "alice1");
+    let b = uri(BOB_ADDR, "bob1");
+    let bob = net.ep(1).open_session(now, passive(&b, &a, 2)).unwrap();
+    // Mallory knows the session-id, not the URI: another host, another port, another scheme.
+    for (n, to) in [
+        "msrp://192.0.2.99:8888/bob1;tcp",
+        "msrp://127.0.0.1:8889/bob1;tcp",
+        "msrps://127.0.0.1:8888/bob1;tcp",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let conn = net.accept_raw(1, None);
+        let request = format!(
+            "MSRP evil{n} SEND\r\nTo-Path: {to}\r\nFrom-Path: {a}\r\nMessage-ID: msg1\r\nByte-Range: 1-2/2\r\nContent-Type: text/plain\r\n\r\nhi\r\n-------evil{n}$\r\n"
+        );
+        net.ep(1).handle_input(now, conn, request.as_bytes());
+        let out = String::from_utf8(net.output(1, conn)).unwrap();
+        assert!(out.starts_with(&format!("MSRP evil{n} 481")), "{to}: {out}");
+        assert_eq!(net.ep(1).connection_of(bob), None, "{to}");
+    }
+    // The legitimate peer binds it.
+    let alice = net.ep(0).open_session(now, active(&a, &b, 1)).unwrap();
+    net.ep(0)
+        .send(now, alice, MessageRef::new(1), text("it is me"));
+    net.run();
+    assert!(delivered(&net.events(0), MessageRef::new(1)));
+    assert_eq!(received(&net.events(1)), vec![(bob, b"it is me".to_vec())]);
+    // Mallory's connections, bound to nothing, are closed when their time to name a session
+    // runs out.
+    assert_eq!(net.ep(1).connection_count(), 4);
+    net.advance(Duration::from_secs(10));
+    assert_eq!(net.ep(1).connection_count(), 1);
+}
