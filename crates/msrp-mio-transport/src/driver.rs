@@ -491,10 +491,12 @@ impl Driver {
                 // A connection that failed before it was accepted: try the next one.
                 Err(_) => continue,
             };
-            // Refused (the limit, or a shutdown): the socket is dropped.
+            // Refused (the limits, or a shutdown): the socket is dropped.
             let Ok(id) = self.endpoint.handle_accept(now, peer) else {
                 continue;
             };
+            // A connection closed to make room goes first: the newcomer may take its slot.
+            self.pump(now);
             let _ = stream.set_nodelay(true);
             let io_token = token_of(id);
             let mut io = Box::new(Io::new(id, Phase::Open { heard: false }));

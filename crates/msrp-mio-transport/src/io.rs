@@ -243,11 +243,17 @@ impl IoTable {
         self.take(token)
     }
 
+    /// Puts a connection in its slot. The endpoint reuses a slot only after it has asked for
+    /// the connection that held it to be closed, which empties the slot.
     pub(crate) fn insert(&mut self, token: Token, io: Box<Io>) {
         let slot = Self::slot(token);
         if self.slots.len() <= slot {
             self.slots.resize_with(slot + 1, || None);
         }
+        debug_assert!(
+            self.slots[slot].as_ref().is_none_or(|old| old.id == io.id),
+            "a slot taken by another connection"
+        );
         self.slots[slot] = Some(io);
     }
 

@@ -371,3 +371,58 @@ fn a_connection_no_session_uses_is_closed_after_a_while() {
     assert_eq!(raw.read(&mut buf).unwrap(), 0, "the connection is closed");
     assert!(closed_at.elapsed() >= Duration::from_millis(250));
 }
+
+#[test]
+fn idle_connections_filling_the_limit_give_way_to_a_real_peer() {
+    let mut config = EndpointConfig::default();
+    config.endpoint.max_connections = 8;
+    let p = pair(false, config, |_, _| {});
+    // The real peer's connection is up and bound to its session.
+    common::wait_for(&p.server, Duration::from_secs(10), |e| {
+        matches!(e, EndpointEvent::Bound { .. }).then_some(())
+    });
+    // An attacker fills the listener with connections that never name a session.
+    let idle: Vec<std::net::TcpStream> = (0..8)
+        .map(|_| std::net::TcpStream::connect(p.addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    // A newcomer still gets in and is served (here, told that its session does not exist):
+    // the oldest idle connection is closed to make room.
+    let mut newcomer = std::net::TcpStream::connect(p.addr).unwrap();
+    newcomer
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let to = format!("msrp://{}/nosuchsession;tcp", p.addr);
+    let request = format!(
+        "MSRP newc1 SEND\r\nTo-Path: {to}\r\nFrom-Path: msrp://127.0.0.1:9/me;tcp\r\nMessage-ID: msg1\r\nByte-Range: 1-0/0\r\n-------newc1$\r\n"
+    );
+    std::io::Write::write_all(&mut newcomer, request.as_bytes()).unwrap();
+    let mut answer = [0u8; 64];
+    let n = std::io::Read::read(&mut newcomer, &mut answer).expect("an answer");
+    assert!(
+        answer[..n].starts_with(b"MSRP newc1 481"),
+        "{}",
+        String::from_utf8_lossy(&answer[..n])
+    );
+    // The first idle connection was the one closed: it reads the end of the stream.
+    let mut first = &idle[0];
+    first
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        std::io::Read::read(&mut first, &mut buf).expect("the end"),
+        0
+    );
+    // The real peer's session goes on.
+    let message = p
+        .client
+        .handle()
+        .send(
+            p.client_session,
+            OutgoingMessage::new("text/plain", "still here"),
+        )
+        .expect("the endpoint runs");
+    let outcome = common::wait_outcome(&p.client, message, Duration::from_secs(10));
+    assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+}

@@ -6,7 +6,7 @@ mod types;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -81,6 +81,11 @@ struct Conn {
     established: bool,
     /// Whether this endpoint opened it.
     outgoing: bool,
+    /// Whether a session was ever bound to it: until then an incoming connection may be closed
+    /// to make room for a newer one.
+    bound_once: bool,
+    /// The address an incoming connection is counted under in `per_address`.
+    counted_as: Option<IpAddr>,
     peer: Option<SocketAddr>,
     /// The peer's TLS certificate (DER), for the fingerprint check when a session binds.
     certificate: Option<Box<[u8]>>,
@@ -105,6 +110,8 @@ impl Conn {
             msrp: Connection::new(config.connection),
             established: false,
             outgoing,
+            bound_once: false,
+            counted_as: None,
             peer: None,
             certificate: None,
             reuse: None,
@@ -204,6 +211,11 @@ pub struct Endpoint {
     /// the standard keyed hash.
     by_session_id: HashMap<Box<str>, SessionId>,
     conns: Slab<Conn>,
+    /// Incoming connections by the IP address of their peer.
+    per_address: HashMap<IpAddr, usize>,
+    /// Incoming connections in the order they came, for making room: connections since bound
+    /// or gone are skipped as they come up.
+    arrivals: VecDeque<ConnectionId>,
     reuse: HashMap<PeerKey, ConnectionId>,
     events: VecDeque<EndpointEvent>,
     actions: VecDeque<Action>,
@@ -235,6 +247,8 @@ impl Endpoint {
             sessions: Slab::default(),
             by_session_id: HashMap::new(),
             conns: Slab::default(),
+            per_address: HashMap::new(),
+            arrivals: VecDeque::new(),
             reuse: HashMap::new(),
             events: VecDeque::new(),
             actions: VecDeque::new(),
@@ -543,14 +557,39 @@ impl Endpoint {
         if self.shutdown.is_some() {
             return Err(AcceptError::Shutdown);
         }
-        if self.conns.len() >= self.config.max_connections {
+        let from_address = self.per_address.get(&peer.ip()).copied().unwrap_or(0);
+        if from_address >= self.config.max_connections_per_address {
+            return Err(AcceptError::TooManyFromAddress);
+        }
+        if self.conns.len() >= self.config.max_connections && !self.make_room(now) {
             return Err(AcceptError::TooManyConnections);
         }
         let mut conn = Conn::new(&self.config, false, now + self.config.first_frame_timeout);
         conn.peer = Some(peer);
+        conn.counted_as = Some(peer.ip());
         let connection = ConnectionId(self.conns.insert(conn));
+        *self.per_address.entry(peer.ip()).or_default() += 1;
+        self.arrivals.push_back(connection);
+        if self.arrivals.len() > 2 * self.conns.len() + 64 {
+            let conns = &self.conns;
+            self.arrivals
+                .retain(|c| conns.get(c.0).is_some_and(|c| !c.bound_once));
+        }
         self.touch(connection);
         Ok(connection)
+    }
+
+    /// Closes the oldest incoming connection that has not bound a session, to make room for a
+    /// new one: an attacker's idle connections, not the established sessions, give way. `false`
+    /// when there is none.
+    fn make_room(&mut self, now: Instant) -> bool {
+        while let Some(connection) = self.arrivals.pop_front() {
+            if self.conn(connection).is_some_and(|c| !c.bound_once) {
+                self.close(now, connection, ConnectionError::Displaced);
+                return true;
+            }
+        }
+        false
     }
 
     /// A connection is set up: MSRP may flow. `certificate` is the peer's TLS certificate
@@ -908,6 +947,7 @@ impl Endpoint {
         };
         entry.place = Place::Bound { connection, key };
         conn.sessions.insert(key, session);
+        conn.bound_once = true;
         // The first request arrived: the setup deadline is met.
         conn.deadline = None;
         let peer = conn.peer.expect("an established connection knows its peer");
@@ -937,6 +977,14 @@ impl Endpoint {
         let Some(mut conn) = self.conns.remove(connection.0) else {
             return;
         };
+        if let Some(ip) = conn.counted_as {
+            if let Some(count) = self.per_address.get_mut(&ip) {
+                *count -= 1;
+                if *count == 0 {
+                    self.per_address.remove(&ip);
+                }
+            }
+        }
         if let Some(key) = &conn.reuse {
             if self.reuse.get(key) == Some(&connection) {
                 self.reuse.remove(key);

@@ -67,8 +67,15 @@ impl MessageRef {
 pub struct EndpointConfig {
     /// The settings and wire limits of each connection.
     pub connection: ConnectionConfig,
-    /// Connections at once, incoming and outgoing; more are refused. Default 4096.
+    /// Connections at once, incoming and outgoing. When an incoming one would go past it, the
+    /// oldest incoming connection that has not bound a session yet is closed to make room (so
+    /// that a flood of idle connections cannot keep everyone else out); when there is none, the
+    /// newcomer is refused, as is an outgoing connection. Default 4096.
     pub max_connections: usize,
+    /// Incoming connections at once from one IP address; more from it are refused. Default 1024,
+    /// a quarter of the default [`max_connections`](Self::max_connections): one address cannot
+    /// take them all, and a gateway that opens a connection per session has room.
+    pub max_connections_per_address: usize,
     /// Time an incoming connection has to be set up (its TLS handshake, in the I/O layer) and
     /// to bring the first request that binds it to a session (RFC 4975 §5.4); an idle or slow
     /// peer is dropped. Default 10 s.
@@ -90,6 +97,7 @@ impl Default for EndpointConfig {
         Self {
             connection: ConnectionConfig::default(),
             max_connections: 4096,
+            max_connections_per_address: 1024,
             first_frame_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
             unused_connection_timeout: Duration::from_secs(60),
@@ -272,6 +280,9 @@ pub enum ConnectionError {
     Fingerprint,
     /// No session used it for [`EndpointConfig::unused_connection_timeout`].
     Unused,
+    /// It had not bound a session yet, and was closed to make room for a newer connection when
+    /// the endpoint had [`EndpointConfig::max_connections`].
+    Displaced,
     /// The endpoint shut down.
     Shutdown,
 }
@@ -287,6 +298,7 @@ impl fmt::Display for ConnectionError {
                 f.write_str("the peer's certificate does not match the SDP fingerprint")
             }
             Self::Unused => f.write_str("no session used the connection"),
+            Self::Displaced => f.write_str("closed to make room for a newer connection"),
             Self::Shutdown => f.write_str("endpoint shut down"),
         }
     }
@@ -357,8 +369,10 @@ impl From<ConfigError> for OpenError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AcceptError {
-    /// The endpoint has as many connections as it may.
+    /// The endpoint has as many connections as it may, and none it may close to make room.
     TooManyConnections,
+    /// The peer's address has as many connections as one address may.
+    TooManyFromAddress,
     /// The endpoint is shutting down.
     Shutdown,
 }
@@ -367,6 +381,7 @@ impl fmt::Display for AcceptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::TooManyConnections => "too many connections",
+            Self::TooManyFromAddress => "too many connections from this address",
             Self::Shutdown => "the endpoint is shutting down",
         })
     }

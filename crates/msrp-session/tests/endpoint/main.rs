@@ -9,8 +9,9 @@ mod net;
 use std::time::Duration;
 
 use msrp_session::{
-    Action, ConnectionError, EndpointConfig, EndpointEvent, Event, FailedBy, MessageRef, OpenError,
-    OutgoingMessage, PeerCheck, Role, SessionFailure, SessionId, SessionSpec, fingerprint_of,
+    AcceptError, Action, ConnectionError, EndpointConfig, EndpointEvent, Event, FailedBy,
+    MessageRef, OpenError, OutgoingMessage, PeerCheck, Role, SessionFailure, SessionId,
+    SessionSpec, fingerprint_of,
 };
 use msrp_wire::StatusCode;
 
@@ -685,14 +686,24 @@ fn the_connection_limit_holds_for_incoming_and_outgoing_connections() {
     config.max_connections = 2;
     net.node(ALICE_ADDR, config);
     let now = net.now;
-    net.accept_raw(0, None);
+    // An incoming connection that binds a session, and an outgoing one: the endpoint is full,
+    // and neither may give way.
+    let local = uri(ALICE_ADDR, "here1");
+    let peer = uri(BOB_ADDR, "there1");
+    net.ep(0)
+        .open_session(now, passive(&local, &peer, 3))
+        .unwrap();
+    let conn = net.accept_raw(0, None);
+    let request = format!(
+        "MSRP tid1 SEND\r\nTo-Path: {local}\r\nFrom-Path: {peer}\r\nMessage-ID: msg1\r\nByte-Range: 1-0/0\r\n-------tid1$\r\n"
+    );
+    net.ep(0).handle_input(now, conn, request.as_bytes());
     net.ep(0)
         .open_session(now, active(&uri(ALICE_ADDR, "a1"), &uri(BOB_ADDR, "b1"), 1))
         .unwrap();
-    assert!(
-        net.ep(0)
-            .handle_accept(now, "127.0.0.1:1".parse().unwrap())
-            .is_err()
+    assert_eq!(
+        net.ep(0).handle_accept(now, "127.0.0.1:1".parse().unwrap()),
+        Err(AcceptError::TooManyConnections)
     );
     assert!(matches!(
         net.ep(0).open_session(
@@ -813,4 +824,51 @@ fn a_request_naming_the_session_id_at_another_uri_gets_481_and_binds_nothing() {
     assert_eq!(net.ep(1).connection_count(), 4);
     net.advance(Duration::from_secs(10));
     assert_eq!(net.ep(1).connection_count(), 1);
+}
+
+#[test]
+fn a_flood_of_idle_connections_gives_way_to_newcomers_and_each_address_has_a_limit() {
+    let mut net = Net::new();
+    let mut config = EndpointConfig::default();
+    config.max_connections = 4;
+    config.max_connections_per_address = 3;
+    net.node(BOB_ADDR, config);
+    let now = net.now;
+    let b = uri(BOB_ADDR, "bob1");
+    let a = uri(ALICE_ADDR, "alice1");
+    let bob = net.ep(0).open_session(now, passive(&b, &a, 2)).unwrap();
+    let from = |host: u8, port: u16| std::net::SocketAddr::from(([192, 0, 2, host], port));
+    // A legitimate peer binds the session on the first connection.
+    let legit = net.ep(0).handle_accept(now, from(1, 1000)).unwrap();
+    net.ep(0)
+        .handle_established(now, legit, from(1, 1000), None);
+    let request = format!(
+        "MSRP tid1 SEND\r\nTo-Path: {b}\r\nFrom-Path: {a}\r\nMessage-ID: msg1\r\nByte-Range: 1-0/0\r\n-------tid1$\r\n"
+    );
+    net.ep(0).handle_input(now, legit, request.as_bytes());
+    assert_eq!(net.ep(0).connection_of(bob), Some(legit));
+    // An attacker opens idle connections from one address: the third is its last.
+    let mut idle = Vec::new();
+    for port in 0..3 {
+        idle.push(net.ep(0).handle_accept(now, from(66, port)).unwrap());
+    }
+    assert_eq!(
+        net.ep(0).handle_accept(now, from(66, 9)),
+        Err(AcceptError::TooManyFromAddress)
+    );
+    // The endpoint is full. A newcomer from elsewhere is taken, and the oldest connection that
+    // bound nothing makes room; the bound one stays.
+    let newcomer = net.ep(0).handle_accept(now, from(7, 7000)).unwrap();
+    assert_eq!(net.ep(0).connection_count(), 4);
+    let closed: Vec<_> = std::iter::from_fn(|| net.ep(0).poll_action())
+        .filter_map(|a| match a {
+            Action::Close(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(closed, vec![idle[0]]);
+    assert_eq!(net.ep(0).connection_of(bob), Some(legit));
+    // Its address may open one more now.
+    net.ep(0).handle_accept(now, from(66, 10)).unwrap();
+    let _ = newcomer;
 }
