@@ -59,7 +59,9 @@ pub(crate) struct Args {
     /// The peer's certificate fingerprint, for msrps (`sha-256 AB:CD:…`).
     #[arg(long, value_name = "FINGERPRINT")]
     fingerprint: Option<String>,
-    /// Seconds to wait for a response before giving up (408).
+    /// Seconds without progress before giving up: a chunk unanswered this long fails with 408,
+    /// and so does a transfer the peer takes nothing of for this long. A transfer that keeps
+    /// moving never times out, however long it takes.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     timeout: u64,
     /// Print the outcome as one JSON object.
@@ -195,13 +197,17 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         message = message.header("Content-Disposition", d);
     }
 
+    let timeout = Duration::from_secs(args.timeout.max(1));
     let mut config = SessionConfig::new(from, to.clone().into(), secure_random());
-    config.transaction_timeout = Duration::from_secs(args.timeout.max(1));
-    config.success_report_timeout = Duration::from_secs(args.timeout.max(1));
+    config.transaction_timeout = timeout;
+    config.success_report_timeout = timeout;
     if args.chunk_size > 0 {
         config.chunking = Chunking::Fixed(args.chunk_size);
     }
-    let endpoint = Endpoint::start(EndpointConfig::default())
+    let mut endpoint_config = EndpointConfig::default();
+    // A peer that takes nothing for --timeout fails the send then.
+    endpoint_config.endpoint.write_timeout = timeout;
+    let endpoint = Endpoint::start(endpoint_config)
         .map_err(|e| Failure::new(NOT_DELIVERED, format!("cannot start: {e}")))?;
     let mut spec = SessionSpec::new(config, Role::Active);
     if let Some(v) = verification {
@@ -230,18 +236,32 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     // Why the session ended, when the connection or the session said so before the outcome:
     // it is added to the outcome's reason.
     let mut ended: Option<String> = None;
-    // Wait for the outcome: the session's own timers bound the wait; this is a safety net.
-    let deadline = started + Duration::from_secs(args.timeout.max(1) * 2 + 30);
+    // Wait for the outcome. The endpoint's timers decide it: a transaction unanswered for
+    // --timeout (RFC 4975 §7.1.1) or a peer that takes nothing for --timeout. As a safety net,
+    // the wait also ends when nothing at all has happened for much longer than that: no body
+    // byte read, no event.
+    let quiet_limit = timeout * 3 + Duration::from_secs(10);
+    let mut last_read = 0;
+    let mut last_progress = Instant::now();
     let outcome = loop {
+        let read_now = read.load(Ordering::Relaxed);
         if let Some(bar) = &bar {
-            bar.set_position(read.load(Ordering::Relaxed));
+            bar.set_position(read_now);
         }
-        if Instant::now() > deadline {
-            break Err("timed out waiting for the outcome".to_owned());
+        if read_now != last_read {
+            last_read = read_now;
+            last_progress = Instant::now();
+        }
+        if last_progress.elapsed() > quiet_limit {
+            break Err(format!(
+                "no progress for {} s",
+                last_progress.elapsed().as_secs()
+            ));
         }
         let Some(event) = endpoint.events().recv_timeout(Duration::from_millis(100)) else {
             continue;
         };
+        last_progress = Instant::now();
         match event {
             EndpointEvent::Outcome {
                 message, outcome, ..

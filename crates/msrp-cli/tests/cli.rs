@@ -343,3 +343,35 @@ fn verbose_shows_frames() {
     assert!(err.contains("MSRP ") && err.contains(" SEND"), "{err}");
     assert!(err.contains("200 OK"), "{err}");
 }
+
+/// A peer that accepts the connection and then reads nothing, as a stopped process does: the
+/// send fails about `--timeout` later, saying why, rather than after a fixed deadline.
+#[test]
+fn a_peer_that_takes_nothing_fails_the_send_about_the_timeout_later() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hold = std::thread::spawn(move || {
+        // Keep the connection open, unread, for longer than the test needs.
+        let (stream, _) = listener.accept().unwrap();
+        std::thread::sleep(Duration::from_secs(20));
+        drop(stream);
+    });
+    // A body larger than every buffer between the two ends.
+    let file = std::env::temp_dir().join(format!("msrp-stalled-{}.bin", std::process::id()));
+    std::fs::write(&file, vec![b'z'; 64 << 20]).unwrap();
+    let started = Instant::now();
+    let out = send(
+        &format!("msrp://{addr}/stopped;tcp"),
+        &["--file", file.to_str().unwrap(), "--timeout", "2"],
+    );
+    let elapsed = started.elapsed();
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("took no data"), "{err}");
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "noticed after {elapsed:?}: {err}"
+    );
+    drop(hold);
+}

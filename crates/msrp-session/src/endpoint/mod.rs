@@ -100,6 +100,10 @@ struct Conn {
     stale: bool,
     /// Whether an [`Action::Transmit`] for it is pending.
     transmit_pending: bool,
+    /// Since when output has waited, and when output was last taken: together, when the
+    /// connection counts as stalled.
+    output_waiting: Option<Instant>,
+    last_output: Option<Instant>,
     /// Set when the connection must go, with why.
     closing: Option<ConnectionError>,
 }
@@ -121,6 +125,8 @@ impl Conn {
             armed: None,
             stale: false,
             transmit_pending: false,
+            output_waiting: None,
+            last_output: None,
             closing: None,
         }
     }
@@ -727,6 +733,7 @@ impl Endpoint {
         }
         let n = conn.msrp.poll_transmit_vectored(now, max, out);
         if n > 0 {
+            conn.last_output = Some(now);
             // Sent chunks start their transactions' timers.
             self.touch(connection);
         }
@@ -850,9 +857,15 @@ impl Endpoint {
             self.close(now, connection, why);
             return;
         }
-        if announce && !conn.transmit_pending && conn.established && conn.msrp.wants_write() {
+        let waiting = conn.established && conn.msrp.wants_write();
+        if announce && !conn.transmit_pending && waiting {
             conn.transmit_pending = true;
             self.actions.push_back(Action::Transmit(connection));
+        }
+        match (waiting, conn.output_waiting) {
+            (true, None) => conn.output_waiting = Some(now),
+            (false, Some(_)) => conn.output_waiting = None,
+            _ => {}
         }
         self.note_unused(now, connection);
         self.touch(connection);
@@ -1037,7 +1050,8 @@ impl Endpoint {
             };
             conn.stale = false;
             conn.timer = conn.msrp.poll_timeout();
-            let at = [conn.deadline.map(|(at, _)| at), conn.timer]
+            let stall = stall_at(conn, self.config.write_timeout);
+            let at = [conn.deadline.map(|(at, _)| at), conn.timer, stall]
                 .into_iter()
                 .flatten()
                 .min();
@@ -1101,6 +1115,10 @@ impl Endpoint {
                 self.close(now, connection, error);
                 continue;
             }
+            if stall_at(conn, self.config.write_timeout).is_some_and(|t| t <= now) {
+                self.close(now, connection, ConnectionError::Stalled);
+                continue;
+            }
             if conn.timer.is_some_and(|t| t <= now) {
                 conn.msrp.handle_timeout(now);
                 self.after(now, connection);
@@ -1157,4 +1175,13 @@ impl Endpoint {
             self.fail_waiting(session);
         }
     }
+}
+
+/// When a connection whose output waits counts as stalled: [`EndpointConfig::write_timeout`]
+/// after output last left, or after it began to wait, whichever is later.
+fn stall_at(conn: &Conn, write_timeout: std::time::Duration) -> Option<Instant> {
+    let since = conn.output_waiting?;
+    since
+        .max(conn.last_output.unwrap_or(since))
+        .checked_add(write_timeout)
 }

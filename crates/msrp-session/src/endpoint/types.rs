@@ -87,6 +87,12 @@ pub struct EndpointConfig {
     /// to reuse; then it is closed (RFC 4975 §4: nodes can "close these connections when no
     /// sessions have used them for some period of time"). Default 60 s.
     pub unused_connection_timeout: Duration,
+    /// Time a connection may have output waiting without any of it being taken for the peer
+    /// (the peer reads nothing, or its host is gone): then it is closed, and what it carried
+    /// fails. A transfer that keeps moving never runs into it, however long it takes; RFC 4975
+    /// §7.1.1's transaction timeout only starts when a chunk's last byte is written, which a
+    /// stalled peer never lets happen. Default 30 s.
+    pub write_timeout: Duration,
     /// Time a graceful [`shutdown`](super::Endpoint::shutdown) waits for the connections to
     /// finish what they carry before closing them. Default 5 s.
     pub shutdown_grace: Duration,
@@ -101,6 +107,7 @@ impl Default for EndpointConfig {
             first_frame_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
             unused_connection_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(5),
         }
     }
@@ -283,6 +290,9 @@ pub enum ConnectionError {
     /// It had not bound a session yet, and was closed to make room for a newer connection when
     /// the endpoint had [`EndpointConfig::max_connections`].
     Displaced,
+    /// Its output waited for [`EndpointConfig::write_timeout`] without any of it being taken:
+    /// the peer reads nothing.
+    Stalled,
     /// The endpoint shut down.
     Shutdown,
 }
@@ -299,6 +309,7 @@ impl fmt::Display for ConnectionError {
             }
             Self::Unused => f.write_str("no session used the connection"),
             Self::Displaced => f.write_str("closed to make room for a newer connection"),
+            Self::Stalled => f.write_str("the peer took no data in time"),
             Self::Shutdown => f.write_str("endpoint shut down"),
         }
     }

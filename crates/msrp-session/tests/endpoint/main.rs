@@ -872,3 +872,55 @@ fn a_flood_of_idle_connections_gives_way_to_newcomers_and_each_address_has_a_lim
     net.ep(0).handle_accept(now, from(66, 10)).unwrap();
     let _ = newcomer;
 }
+
+#[test]
+fn a_transfer_that_keeps_moving_never_times_out_and_a_stopped_peer_fails_it_in_time() {
+    let mut net = alice_and_bob();
+    let now = net.now;
+    let a = uri(ALICE_ADDR, "alice1");
+    let b = uri(BOB_ADDR, "bob1");
+    net.ep(1).open_session(now, passive(&b, &a, 2)).unwrap();
+    let alice = net.ep(0).open_session(now, active(&a, &b, 1)).unwrap();
+    net.run();
+    // A long transfer that moves a little every 20 s: slower than any timeout, never stalled.
+    let body = vec![b'x'; 1 << 20];
+    net.ep(0).send(
+        now,
+        alice,
+        MessageRef::new(1),
+        OutgoingMessage::new("text/plain", body),
+    );
+    let connection = net.ep(0).connection_of(alice).unwrap();
+    let bob_side = net.links[0].server;
+    for _ in 0..9 {
+        let now = net.now;
+        let mut pieces = Vec::new();
+        let n = net
+            .ep(0)
+            .poll_transmit(now, connection, 64 << 10, &mut pieces);
+        assert!(n > 0);
+        for piece in pieces {
+            net.ep(1).handle_input(now, bob_side.1, &piece);
+        }
+        net.now += Duration::from_secs(20);
+        let now = net.now;
+        net.ep(0).handle_timeout(now);
+        net.ep(1).handle_timeout(now);
+    }
+    assert!(
+        net.nodes[0].closed.is_empty(),
+        "a moving transfer was closed"
+    );
+    // Bob's process stops: nothing Alice has is taken any more. About 30 s after output last
+    // left (20 s ago), the send fails, saying why.
+    net.frozen.insert(1);
+    net.advance(Duration::from_secs(9));
+    assert!(net.nodes[0].closed.is_empty());
+    net.advance(Duration::from_secs(2));
+    let events = net.events(0);
+    assert_eq!(closed_error(&events), Some(&ConnectionError::Stalled));
+    assert_eq!(
+        failed_by(&events, MessageRef::new(1)),
+        Some(FailedBy::ConnectionLost)
+    );
+}

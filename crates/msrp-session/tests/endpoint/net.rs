@@ -51,6 +51,8 @@ pub struct Net {
     pub silent: HashSet<SocketAddr>,
     /// Connections asked for towards silent addresses.
     pub pending: Vec<Pending>,
+    /// Nodes whose processes are stopped: they neither read nor write.
+    pub frozen: HashSet<usize>,
     /// The port the next client connection comes from.
     next_port: u16,
     pieces: Vec<Bytes>,
@@ -65,6 +67,7 @@ impl Net {
             hosts: HashMap::new(),
             silent: HashSet::new(),
             pending: Vec::new(),
+            frozen: HashSet::new(),
             next_port: 40000,
             pieces: Vec::new(),
         }
@@ -92,8 +95,10 @@ impl Net {
     pub fn advance(&mut self, by: Duration) {
         self.now += by;
         let now = self.now;
-        for node in &mut self.nodes {
-            node.endpoint.handle_timeout(now);
+        for (n, node) in self.nodes.iter_mut().enumerate() {
+            if !self.frozen.contains(&n) {
+                node.endpoint.handle_timeout(now);
+            }
         }
         self.run();
     }
@@ -267,6 +272,9 @@ impl Net {
         let mut moved = 0;
         for link in self.links.clone() {
             for (from, to) in [(link.client, link.server), (link.server, link.client)] {
+                if self.frozen.contains(&from.0) || self.frozen.contains(&to.0) {
+                    continue;
+                }
                 let mut pieces = core::mem::take(&mut self.pieces);
                 moved +=
                     self.nodes[from.0]
