@@ -1,13 +1,11 @@
 //! The incremental decoder.
 
-use core::ops::Range;
-
 use bytes::{Buf, Bytes, BytesMut};
 use memchr::memmem::Finder;
 
 use crate::error::{ErrorKind, ParseError};
 use crate::frame::{Flag, Frame, Head, StartLine, StatusCode};
-use crate::header::{HeaderIndex, Slot};
+use crate::header::{IndexBuilder, Slot};
 use crate::syntax::{
     MAX_TID, eq_short, find_byte, find_non_text, is_hname, is_ident, is_ident_char, is_token,
 };
@@ -15,6 +13,9 @@ use crate::{HeaderName, Limits};
 
 /// The constant part of every end-line, with the CRLF that precedes it after a body.
 pub(crate) const END_LINE_LEAD: &[u8] = b"\r\n-------";
+/// Length of the end-line after a body, besides the transaction id: the lead, the flag and
+/// CRLF.
+pub(crate) const END_LINE_FRAMING: usize = END_LINE_LEAD.len() + 3;
 const HYPHENS: usize = 7;
 /// The largest head: header positions are kept in 16 bits.
 const MAX_HEAD: usize = u16::MAX as usize;
@@ -340,7 +341,7 @@ struct Core {
     /// Where the search for the line's LF resumes.
     scan: usize,
     start: StartLine,
-    headers: HeaderIndex,
+    headers: IndexBuilder,
     matcher: Matcher,
     end_line: Option<EndLine>,
     scanned: u64,
@@ -358,7 +359,7 @@ impl Core {
             line_start: 0,
             scan: 0,
             start: StartLine::default(),
-            headers: HeaderIndex::default(),
+            headers: IndexBuilder::default(),
             matcher: Matcher::new(),
             end_line: None,
             scanned: 0,
@@ -456,7 +457,7 @@ impl Core {
         }
         let start = StartLine {
             tid_len: tid_len as u8,
-            end: i as u32,
+            end: i as u16,
             status,
         };
         i += 2;
@@ -519,7 +520,6 @@ impl Core {
             }
             let known = known.index().unwrap_or(usize::MAX);
             headers.push(Slot {
-                start: ls as u16,
                 colon: colon as u16,
                 end: i as u16,
                 known: known.min(u8::MAX as usize) as u8,
@@ -655,7 +655,7 @@ impl Core {
         };
         self.start = StartLine {
             tid_len: sp as u8,
-            end: cr as u32,
+            end: cr as u16,
             status,
         };
         Ok(())
@@ -694,7 +694,6 @@ impl Core {
         }
         let known = HeaderName::from_bytes(name).index().unwrap_or(usize::MAX);
         self.headers.push(Slot {
-            start: ls as u16,
             colon: (ls + colon) as u16,
             end: cr as u16,
             known: known.min(u8::MAX as usize) as u8,
@@ -726,18 +725,27 @@ impl Core {
         }
     }
 
-    /// Hands the completed head's parts over and resets the head reader.
+    /// Hands the completed head's parts over and resets the head reader. `head_len` lies within
+    /// the head, which is at most [`MAX_HEAD`] bytes long, so it fits the 16 bits it is kept in.
     #[inline(always)]
-    fn take_head(&mut self, raw: Bytes, head_len: usize, offset: u64, has_body: bool) -> Head {
+    fn take_head(
+        &mut self,
+        raw: Bytes,
+        head_len: usize,
+        offset: u64,
+        has_body: bool,
+        flag: Flag,
+    ) -> Head {
         self.line_start = 0;
         self.scan = 0;
         Head {
             raw,
-            head_len,
             offset,
-            start: core::mem::take(&mut self.start),
             headers: self.headers.take(),
+            head_len: head_len as u16,
+            start: core::mem::take(&mut self.start),
             has_body,
+            flag,
         }
     }
 
@@ -748,13 +756,14 @@ impl Core {
         &mut self,
         frame_len: usize,
         head_len: usize,
-        body: Option<Range<usize>>,
+        has_body: bool,
         flag: Flag,
     ) -> Frame {
         let offset = self.base;
         let raw = self.split(frame_len);
-        let head = self.take_head(raw, head_len, offset, body.is_some());
-        Frame { head, body, flag }
+        Frame {
+            head: self.take_head(raw, head_len, offset, has_body, flag),
+        }
     }
 
     /// Decodes a whole frame at the front of a buffer that holds all of it, in one go, when
@@ -768,19 +777,19 @@ impl Core {
         if self.state != State::Head || self.error.is_some() {
             return None;
         }
-        let (frame_len, head_len, body, flag) = match self.fast_head()? {
+        let (frame_len, head_len, has_body, flag) = match self.fast_head()? {
             HeadEnd::NoBody {
                 end_line_start,
                 frame_len,
                 flag,
-            } => (frame_len, end_line_start, None, flag),
+            } => (frame_len, end_line_start, false, flag),
             HeadEnd::Body { body_start } => {
                 let end = self.fast_end_line(body_start)?;
-                (end.end, body_start, Some(body_start..end.start), end.flag)
+                (end.end, body_start, true, end.flag)
             }
         };
         // One call site, so that the split is inlined and its result read from registers.
-        Some(self.cut_frame(frame_len, head_len, body, flag))
+        Some(self.cut_frame(frame_len, head_len, has_body, flag))
     }
 
     /// The end-line of the body starting at `body_start`, if it lies in the body's first bytes
@@ -800,7 +809,7 @@ impl Core {
         };
         if let Some(Window::Lead(cr)) = window {
             // The whole end-line: the lead, the id, a flag and CRLF.
-            let end = cr + END_LINE_LEAD.len() + tid_len + 3;
+            let end = cr + END_LINE_FRAMING + tid_len;
             if let Some(line) = buf.get(cr + END_LINE_LEAD.len()..end) {
                 let flag = Flag::from_byte(line[tid_len]);
                 if eq_short(&line[..tid_len], &buf[5..5 + tid_len])
@@ -853,7 +862,7 @@ impl Core {
                         frame_len,
                         flag,
                     }) => {
-                        let frame = self.cut_frame(frame_len, end_line_start, None, flag);
+                        let frame = self.cut_frame(frame_len, end_line_start, false, flag);
                         return Ok(Some(Item::Frame(frame)));
                     }
                     Some(HeadEnd::Body { body_start }) => self.start_body(body_start),
@@ -870,8 +879,7 @@ impl Core {
                         Some(end) if !too_large => {
                             self.state = State::Head;
                             self.end_line = None;
-                            let body = Some(body_start..end.start);
-                            let frame = self.cut_frame(end.end, body_start, body, end.flag);
+                            let frame = self.cut_frame(end.end, body_start, true, end.flag);
                             return Ok(Some(Item::Frame(frame)));
                         }
                         _ if streaming => {
@@ -883,7 +891,7 @@ impl Core {
                                 end.end -= body_start;
                             }
                             self.state = State::Streaming;
-                            let head = self.take_head(raw, body_start, offset, true);
+                            let head = self.take_head(raw, body_start, offset, true, Flag::End);
                             return Ok(Some(Item::Head(head)));
                         }
                         None if !too_large => return Ok(None),
