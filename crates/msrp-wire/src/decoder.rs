@@ -464,34 +464,36 @@ impl Core {
         let headers = &mut self.headers;
         headers.clear();
         let max_headers = self.limits.max_headers.min(u16::MAX as usize - 1);
+        let max_line = self.limits.max_header_line;
+        let mut count = 0;
         let end = loop {
             let ls = i;
-            match *b.get(i)? {
-                b'\r' => {
+            let first = *b.get(i)?;
+            if !first.is_ascii_alphabetic() {
+                if first == b'\r' {
                     // RFC 4975 §9: a response has no body.
                     if b.get(i + 1) != Some(&b'\n') || status.is_some() {
                         return None;
                     }
                     break HeadEnd::Body { body_start: i + 2 };
                 }
-                b'-' => {
-                    // The end-line of a frame without a body: hyphens, the id, a flag, CRLF.
-                    let line = b.get(i..i + 7 + tid_len + 3)?;
-                    if line[..7] != END_LINE_LEAD[2..]
-                        || !eq_short(&line[7..7 + tid_len], &b[5..5 + tid_len])
-                        || line[7 + tid_len + 1..] != *b"\r\n"
-                    {
-                        return None;
-                    }
-                    let flag = Flag::from_byte(line[7 + tid_len])?;
-                    break HeadEnd::NoBody {
-                        end_line_start: i,
-                        frame_len: i + line.len(),
-                        flag,
-                    };
+                if first != b'-' {
+                    return None;
                 }
-                c if c.is_ascii_alphabetic() => {}
-                _ => return None,
+                // The end-line of a frame without a body: hyphens, the id, a flag, CRLF.
+                let line = b.get(i..i + 7 + tid_len + 3)?;
+                if line[..7] != END_LINE_LEAD[2..]
+                    || !eq_short(&line[7..7 + tid_len], &b[5..5 + tid_len])
+                    || line[7 + tid_len + 1..] != *b"\r\n"
+                {
+                    return None;
+                }
+                let flag = Flag::from_byte(line[7 + tid_len])?;
+                break HeadEnd::NoBody {
+                    end_line_start: i,
+                    frame_len: i + line.len(),
+                    flag,
+                };
             }
             // `hname ":" SP hval CRLF`. A name that spells a known header needs no check of its
             // characters; any other is checked against `token`.
@@ -510,22 +512,25 @@ impl Core {
                     (known, colon)
                 }
             };
-            i = colon + 2;
-            i += find_non_text(&b[i..])?;
-            if b.get(i..i + 2)? != b"\r\n"
-                || i - ls > self.limits.max_header_line
-                || headers.len() >= max_headers
+            let value = colon + 2;
+            // The value ends at the first byte that is not text, which must start the CRLF.
+            let cr = value + find_non_text(&b[value..])?;
+            if !matches!(b.get(cr..), Some([b'\r', b'\n', ..]))
+                || cr - ls > max_line
+                || count >= max_headers
             {
                 return None;
             }
-            let known = known.index().unwrap_or(usize::MAX);
-            headers.push(Slot {
+            let slot = Slot {
                 colon: colon as u16,
-                end: i as u16,
-                known: known.min(u8::MAX as usize) as u8,
-            });
-            i += 2;
+                end: cr as u16,
+                known: known.slot_id(),
+            };
+            headers.put(count, slot);
+            count += 1;
+            i = cr + 2;
         };
+        headers.set_len(count);
         self.start = start;
         Some(end)
     }
@@ -692,11 +697,10 @@ impl Core {
         if self.headers.len() >= self.limits.max_headers.min(u16::MAX as usize - 1) {
             return Err(self.err(ErrorKind::TooManyHeaders, ls));
         }
-        let known = HeaderName::from_bytes(name).index().unwrap_or(usize::MAX);
         self.headers.push(Slot {
             colon: (ls + colon) as u16,
             end: cr as u16,
-            known: known.min(u8::MAX as usize) as u8,
+            known: HeaderName::from_bytes(name).slot_id(),
         });
         Ok(())
     }

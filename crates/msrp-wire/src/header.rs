@@ -213,6 +213,13 @@ impl HeaderName {
         !matches!(self, Self::Extension)
     }
 
+    /// What a header slot keeps of the name: its position in `ALL`, or `KNOWN` for an
+    /// extension.
+    #[inline(always)]
+    pub(crate) fn slot_id(self) -> u8 {
+        self as u8
+    }
+
     /// Position of a known name in the index; the variants are declared in the order of `ALL`.
     pub(crate) fn index(self) -> Option<usize> {
         let k = self as usize;
@@ -272,7 +279,7 @@ pub(crate) struct Slot {
     pub(crate) colon: u16,
     /// End of the value (the CR of the CRLF).
     pub(crate) end: u16,
-    /// Which known name this is (`KNOWN` or more for an extension).
+    /// Which known name this is ([`HeaderName::slot_id`]).
     pub(crate) known: u8,
 }
 
@@ -285,7 +292,7 @@ pub(crate) struct Line {
     pub(crate) colon: usize,
     /// End of the value (the CR of the CRLF).
     pub(crate) end: usize,
-    /// Which known name this is (`KNOWN` or more for an extension).
+    /// Which known name this is ([`HeaderName::slot_id`]).
     pub(crate) known: u8,
 }
 
@@ -392,15 +399,30 @@ impl IndexBuilder {
         self.spill.clear();
     }
 
+    /// Adds the next header.
     #[inline]
     pub(crate) fn push(&mut self, slot: Slot) {
-        let i = self.len as usize;
+        let i = self.len();
+        self.put(i, slot);
+        self.len += 1;
+    }
+
+    /// Writes the `i`th header, the one after the `i` written since the index was last cleared,
+    /// without counting it: [`set_len`](Self::set_len) counts them all once they are written,
+    /// so that a loop that writes many keeps its count in a register.
+    #[inline(always)]
+    pub(crate) fn put(&mut self, i: usize, slot: Slot) {
         if i < INLINE {
             self.inline[i] = slot;
         } else {
             self.spill.push(slot);
         }
-        self.len += 1;
+    }
+
+    /// Counts the headers [`put`](Self::put) wrote.
+    #[inline(always)]
+    pub(crate) fn set_len(&mut self, len: usize) {
+        self.len = len as u16;
     }
 
     /// Hands the headers over and leaves none. The inline slots are copied as they are, not

@@ -109,13 +109,21 @@ pub(crate) fn find_non_text(s: &[u8]) -> Option<usize> {
     };
     let mut i = 0;
     loop {
-        let (at, flagged) = match s.get(i..i + 16) {
-            // Written as one reduction over the sixteen bytes, which compilers turn into a few
-            // vector instructions, rather than as a search that stops early.
-            Some(pair) if !pair.iter().fold(false, |any, &b| any | (b < 0x20) | (b == 0x7F)) => {
-                i += 16;
-                continue;
+        // Pieces of sixteen bytes none of which is below 0x20 or 0x7F are skipped. The test is
+        // written as one reduction over the piece, which compilers turn into a few vector
+        // instructions, rather than as a search that stops early.
+        let mut rest = &s[i..];
+        while let Some((piece, tail)) = rest.split_first_chunk::<16>() {
+            if piece
+                .iter()
+                .fold(false, |any, &b| any | (b < 0x20) | (b == 0x7F))
+            {
+                break;
             }
+            rest = tail;
+        }
+        i = s.len() - rest.len();
+        let (at, flagged) = match rest.get(..16) {
             Some(pair) => match flag(&pair[..8]) {
                 0 => (i + 8, flag(&pair[8..])),
                 low => (i, low),
