@@ -5,7 +5,7 @@ use memchr::memmem::Finder;
 
 use crate::error::{ErrorKind, ParseError};
 use crate::frame::{Flag, Frame, Head, StartLine, StatusCode};
-use crate::header::{HeaderIndex, Slot};
+use crate::header::{IndexBuilder, Slot};
 use crate::syntax::{
     MAX_TID, eq_short, find_byte, find_non_text, is_hname, is_ident, is_ident_char, is_token,
 };
@@ -13,6 +13,9 @@ use crate::{HeaderName, Limits};
 
 /// The constant part of every end-line, with the CRLF that precedes it after a body.
 pub(crate) const END_LINE_LEAD: &[u8] = b"\r\n-------";
+/// Length of the end-line after a body, besides the transaction id: the lead, the flag and
+/// CRLF.
+pub(crate) const END_LINE_FRAMING: usize = END_LINE_LEAD.len() + 3;
 const HYPHENS: usize = 7;
 /// The largest head: header positions are kept in 16 bits.
 const MAX_HEAD: usize = u16::MAX as usize;
@@ -145,7 +148,7 @@ impl Matcher {
             }
         }
         if self.matched == 0 && self.pos == self.body_start {
-            self.scan_window(buf);
+            self.resume(scan_window(buf, self.pos));
         }
         while self.pos < n {
             if self.matched == 0 {
@@ -235,31 +238,21 @@ impl Matcher {
         Ok(None)
     }
 
-    /// Looks for the lead of the end-line in the first bytes of the body by its CRs, before the
-    /// finder is used: most bodies (chat messages) are short, and a short search costs less this
-    /// way than the finder's set-up. Leaves `pos` at a found lead's end, at a CR whose lead the
-    /// buffer does not hold yet, or after the window.
+    /// Takes over what [`scan_window`] found in the first bytes of a body that does not start
+    /// with a hyphen (so the blank line's CRLF is no candidate): leaves `pos` at a found lead's
+    /// end, at a CR whose lead the buffer does not hold yet, or after the window.
     #[inline(always)]
-    fn scan_window(&mut self, buf: &[u8]) {
-        const WINDOW: usize = 64;
-        let end = buf.len().min(self.pos + WINDOW);
-        while let Some(r) = find_byte(&buf[self.pos..end], b'\r') {
-            let cr = self.pos + r;
-            match buf.get(cr..cr + END_LINE_LEAD.len()) {
-                Some(lead) if eq_short(lead, END_LINE_LEAD) => {
-                    self.cand = cr as isize;
-                    self.matched = END_LINE_LEAD.len();
-                    self.pos = cr + END_LINE_LEAD.len();
-                    return;
-                }
-                Some(_) => self.pos = cr + 1,
-                None => {
-                    self.pos = cr;
-                    return;
-                }
+    fn resume(&mut self, window: Window) {
+        let (pos, matched) = match window {
+            Window::Lead(cr) => {
+                self.cand = cr as isize;
+                (cr + END_LINE_LEAD.len(), END_LINE_LEAD.len())
             }
-        }
-        self.pos = end;
+            Window::Cut(cr) => (cr, 0),
+            Window::Clear(end) => (end, 0),
+        };
+        self.pos = pos;
+        self.matched = matched;
     }
 
     #[inline(always)]
@@ -278,6 +271,36 @@ impl Matcher {
             flag: self.flag,
         }))
     }
+}
+
+/// What the first bytes of a body say about its end-line, by [`scan_window`].
+#[derive(Clone, Copy, Debug)]
+enum Window {
+    /// The lead `CRLF "-------"` of a candidate end-line starts at this CR.
+    Lead(usize),
+    /// A CR at this position may start the lead, but the buffer ends before the lead would.
+    Cut(usize),
+    /// No lead starts before this position, the end of the window.
+    Clear(usize),
+}
+
+/// Looks for the lead of the end-line in the first bytes of a body, from `from`, by its CRs,
+/// before the finder is used: most bodies (chat messages) are short, and a short search costs
+/// less this way than the finder's set-up.
+#[inline(always)]
+fn scan_window(buf: &[u8], from: usize) -> Window {
+    const WINDOW: usize = 64;
+    let end = buf.len().min(from + WINDOW);
+    let mut pos = from;
+    while let Some(r) = find_byte(&buf[pos..end], b'\r') {
+        let cr = pos + r;
+        match buf.get(cr..cr + END_LINE_LEAD.len()) {
+            Some(lead) if eq_short(lead, END_LINE_LEAD) => return Window::Lead(cr),
+            Some(_) => pos = cr + 1,
+            None => return Window::Cut(cr),
+        }
+    }
+    Window::Clear(end)
 }
 
 /// How a completed head ends.
@@ -318,7 +341,7 @@ struct Core {
     /// Where the search for the line's LF resumes.
     scan: usize,
     start: StartLine,
-    headers: HeaderIndex,
+    headers: IndexBuilder,
     matcher: Matcher,
     end_line: Option<EndLine>,
     scanned: u64,
@@ -336,7 +359,7 @@ impl Core {
             line_start: 0,
             scan: 0,
             start: StartLine::default(),
-            headers: HeaderIndex::default(),
+            headers: IndexBuilder::default(),
             matcher: Matcher::new(),
             end_line: None,
             scanned: 0,
@@ -434,41 +457,43 @@ impl Core {
         }
         let start = StartLine {
             tid_len: tid_len as u8,
-            end: i as u32,
+            end: i as u16,
             status,
         };
         i += 2;
         let headers = &mut self.headers;
         headers.clear();
         let max_headers = self.limits.max_headers.min(u16::MAX as usize - 1);
+        let max_line = self.limits.max_header_line;
+        let mut count = 0;
         let end = loop {
             let ls = i;
-            match *b.get(i)? {
-                b'\r' => {
+            let first = *b.get(i)?;
+            if !first.is_ascii_alphabetic() {
+                if first == b'\r' {
                     // RFC 4975 §9: a response has no body.
                     if b.get(i + 1) != Some(&b'\n') || status.is_some() {
                         return None;
                     }
                     break HeadEnd::Body { body_start: i + 2 };
                 }
-                b'-' => {
-                    // The end-line of a frame without a body: hyphens, the id, a flag, CRLF.
-                    let line = b.get(i..i + 7 + tid_len + 3)?;
-                    if line[..7] != END_LINE_LEAD[2..]
-                        || !eq_short(&line[7..7 + tid_len], &b[5..5 + tid_len])
-                        || line[7 + tid_len + 1..] != *b"\r\n"
-                    {
-                        return None;
-                    }
-                    let flag = Flag::from_byte(line[7 + tid_len])?;
-                    break HeadEnd::NoBody {
-                        end_line_start: i,
-                        frame_len: i + line.len(),
-                        flag,
-                    };
+                if first != b'-' {
+                    return None;
                 }
-                c if c.is_ascii_alphabetic() => {}
-                _ => return None,
+                // The end-line of a frame without a body: hyphens, the id, a flag, CRLF.
+                let line = b.get(i..i + 7 + tid_len + 3)?;
+                if line[..7] != END_LINE_LEAD[2..]
+                    || !eq_short(&line[7..7 + tid_len], &b[5..5 + tid_len])
+                    || line[7 + tid_len + 1..] != *b"\r\n"
+                {
+                    return None;
+                }
+                let flag = Flag::from_byte(line[7 + tid_len])?;
+                break HeadEnd::NoBody {
+                    end_line_start: i,
+                    frame_len: i + line.len(),
+                    flag,
+                };
             }
             // `hname ":" SP hval CRLF`. A name that spells a known header needs no check of its
             // characters; any other is checked against `token`.
@@ -487,23 +512,25 @@ impl Core {
                     (known, colon)
                 }
             };
-            i = colon + 2;
-            i += find_non_text(&b[i..])?;
-            if b.get(i..i + 2)? != b"\r\n"
-                || i - ls > self.limits.max_header_line
-                || headers.len() >= max_headers
+            let value = colon + 2;
+            // The value ends at the first byte that is not text, which must start the CRLF.
+            let cr = value + find_non_text(&b[value..])?;
+            if !matches!(b.get(cr..), Some([b'\r', b'\n', ..]))
+                || cr - ls > max_line
+                || count >= max_headers
             {
                 return None;
             }
-            let known = known.index().unwrap_or(usize::MAX);
-            headers.push(Slot {
-                start: ls as u16,
+            let slot = Slot {
                 colon: colon as u16,
-                end: i as u16,
-                known: known.min(u8::MAX as usize) as u8,
-            });
-            i += 2;
+                end: cr as u16,
+                known: known.slot_id(),
+            };
+            headers.put(count, slot);
+            count += 1;
+            i = cr + 2;
         };
+        headers.set_len(count);
         self.start = start;
         Some(end)
     }
@@ -633,7 +660,7 @@ impl Core {
         };
         self.start = StartLine {
             tid_len: sp as u8,
-            end: cr as u32,
+            end: cr as u16,
             status,
         };
         Ok(())
@@ -670,12 +697,10 @@ impl Core {
         if self.headers.len() >= self.limits.max_headers.min(u16::MAX as usize - 1) {
             return Err(self.err(ErrorKind::TooManyHeaders, ls));
         }
-        let known = HeaderName::from_bytes(name).index().unwrap_or(usize::MAX);
         self.headers.push(Slot {
-            start: ls as u16,
             colon: (ls + colon) as u16,
             end: cr as u16,
-            known: known.min(u8::MAX as usize) as u8,
+            known: HeaderName::from_bytes(name).slot_id(),
         });
         Ok(())
     }
@@ -704,55 +729,147 @@ impl Core {
         }
     }
 
-    /// Hands the completed head's parts over and resets the head reader.
-    fn take_head(&mut self, raw: Bytes, head_len: usize, offset: u64, has_body: bool) -> Head {
+    /// Hands the completed head's parts over and resets the head reader. `head_len` lies within
+    /// the head, which is at most [`MAX_HEAD`] bytes long, so it fits the 16 bits it is kept in.
+    #[inline(always)]
+    fn take_head(
+        &mut self,
+        raw: Bytes,
+        head_len: usize,
+        offset: u64,
+        has_body: bool,
+        flag: Flag,
+    ) -> Head {
         self.line_start = 0;
         self.scan = 0;
         Head {
             raw,
-            head_len,
             offset,
-            start: core::mem::take(&mut self.start),
             headers: self.headers.take(),
+            head_len: head_len as u16,
+            start: core::mem::take(&mut self.start),
             has_body,
+            flag,
         }
     }
 
-    /// Advances the decoder. With `streaming`, bodies that are not complete in the buffer are
-    /// handed out in pieces; without, they are buffered up to `max_body`.
+    /// Cuts the first `frame_len` bytes off the buffer as the frame whose head was just read:
+    /// the head is the first `head_len` bytes, then the body (if any), then the end-line.
     #[inline(always)]
+    fn cut_frame(
+        &mut self,
+        frame_len: usize,
+        head_len: usize,
+        has_body: bool,
+        flag: Flag,
+    ) -> Frame {
+        let offset = self.base;
+        let raw = self.split(frame_len);
+        Frame {
+            head: self.take_head(raw, head_len, offset, has_body, flag),
+        }
+    }
+
+    /// Decodes a whole frame at the front of a buffer that holds all of it, in one go, when
+    /// nothing of it has been read before: the head by [`fast_head`](Self::fast_head) and the
+    /// end-line of a short body by [`fast_end_line`](Self::fast_end_line), without the
+    /// bookkeeping that lets the general path, [`step`](Self::step), resume across pushes.
+    /// For anything else, `None`: either with nothing changed, or with the head read and
+    /// handed to `step`.
+    #[inline(always)]
+    fn fast_frame(&mut self) -> Option<Frame> {
+        if self.state != State::Head || self.error.is_some() {
+            return None;
+        }
+        let (frame_len, head_len, has_body, flag) = match self.fast_head()? {
+            HeadEnd::NoBody {
+                end_line_start,
+                frame_len,
+                flag,
+            } => (frame_len, end_line_start, false, flag),
+            HeadEnd::Body { body_start } => {
+                let end = self.fast_end_line(body_start)?;
+                (end.end, body_start, true, end.flag)
+            }
+        };
+        // One call site, so that the split is inlined and its result read from registers.
+        Some(self.cut_frame(frame_len, head_len, has_body, flag))
+    }
+
+    /// The end-line of the body starting at `body_start`, if it lies in the body's first bytes
+    /// and the body is within the limit. If not, the search is handed to
+    /// [`step`](Self::step), which goes on from where this one stopped, so that no byte is
+    /// examined twice.
+    #[inline(always)]
+    fn fast_end_line(&mut self, body_start: usize) -> Option<EndLine> {
+        let tid_len = self.start.tid_len as usize;
+        let buf = &self.buf[..];
+        // The general search takes the blank line's CRLF as a candidate's first (see
+        // `Matcher::start`); it fails at once unless the body starts with a hyphen, which is
+        // left to the general search.
+        let window = match buf.get(body_start) {
+            Some(b'-') | None => None,
+            Some(_) => Some(scan_window(buf, body_start)),
+        };
+        if let Some(Window::Lead(cr)) = window {
+            // The whole end-line: the lead, the id, a flag and CRLF.
+            let end = cr + END_LINE_FRAMING + tid_len;
+            if let Some(line) = buf.get(cr + END_LINE_LEAD.len()..end) {
+                let flag = Flag::from_byte(line[tid_len]);
+                if eq_short(&line[..tid_len], &buf[5..5 + tid_len])
+                    && line[tid_len + 1..] == *b"\r\n"
+                    && cr - body_start <= self.limits.max_body
+                {
+                    if let Some(flag) = flag {
+                        self.scanned += (end - body_start) as u64;
+                        return Some(EndLine {
+                            start: cr,
+                            end,
+                            flag,
+                        });
+                    }
+                }
+            }
+        }
+        self.start_body(body_start);
+        if let Some(window) = window {
+            self.matcher.resume(window);
+            self.scanned += (self.matcher.pos - body_start) as u64;
+        }
+        None
+    }
+
+    /// Prepares the search for the end-line of the body of the head just read.
+    fn start_body(&mut self, body_start: usize) {
+        let tid_len = self.start.tid_len as usize;
+        let mut tid = [0u8; MAX_TID];
+        tid[..tid_len].copy_from_slice(&self.buf[5..5 + tid_len]);
+        self.matcher.start(&tid[..tid_len], body_start);
+        self.state = State::Body;
+    }
+
+    /// Advances the decoder, after [`fast_frame`](Self::fast_frame) declined. With
+    /// `streaming`, bodies that are not complete in the buffer are handed out in pieces;
+    /// without, they are buffered up to `max_body`. Kept out of line, so that the fast path
+    /// stays small.
+    #[inline(never)]
     fn step(&mut self, streaming: bool) -> Result<Option<Item>, ParseError> {
         if let Some(e) = self.error {
             return Err(e);
         }
         loop {
             match self.state {
-                State::Head => match self
-                    .fast_head()
-                    .map_or_else(|| self.parse_head(), |h| Ok(Some(h)))?
-                {
+                State::Head => match self.parse_head()? {
                     None => return Ok(None),
                     Some(HeadEnd::NoBody {
                         end_line_start,
                         frame_len,
                         flag,
                     }) => {
-                        let offset = self.base;
-                        let raw = self.split(frame_len);
-                        let head = self.take_head(raw, end_line_start, offset, false);
-                        return Ok(Some(Item::Frame(Frame {
-                            head,
-                            body: None,
-                            flag,
-                        })));
+                        let frame = self.cut_frame(frame_len, end_line_start, false, flag);
+                        return Ok(Some(Item::Frame(frame)));
                     }
-                    Some(HeadEnd::Body { body_start }) => {
-                        let tid_len = self.start.tid_len as usize;
-                        let mut tid = [0u8; MAX_TID];
-                        tid[..tid_len].copy_from_slice(&self.buf[5..5 + tid_len]);
-                        self.matcher.start(&tid[..tid_len], body_start);
-                        self.state = State::Body;
-                    }
+                    Some(HeadEnd::Body { body_start }) => self.start_body(body_start),
                 },
                 State::Body => {
                     let found = self.search()?;
@@ -766,14 +883,8 @@ impl Core {
                         Some(end) if !too_large => {
                             self.state = State::Head;
                             self.end_line = None;
-                            let offset = self.base;
-                            let raw = self.split(end.end);
-                            let head = self.take_head(raw, body_start, offset, true);
-                            return Ok(Some(Item::Frame(Frame {
-                                head,
-                                body: Some(body_start..end.start),
-                                flag: end.flag,
-                            })));
+                            let frame = self.cut_frame(end.end, body_start, true, end.flag);
+                            return Ok(Some(Item::Frame(frame)));
                         }
                         _ if streaming => {
                             let offset = self.base;
@@ -784,7 +895,7 @@ impl Core {
                                 end.end -= body_start;
                             }
                             self.state = State::Streaming;
-                            let head = self.take_head(raw, body_start, offset, true);
+                            let head = self.take_head(raw, body_start, offset, true, Flag::End);
                             return Ok(Some(Item::Head(head)));
                         }
                         None if !too_large => return Ok(None),
@@ -973,6 +1084,9 @@ impl Decoder {
     /// The next complete frame, `None` when more bytes are needed, or the framing error that
     /// ended the stream (returned again on every later call).
     pub fn decode(&mut self) -> Result<Option<Frame>, ParseError> {
+        if let Some(frame) = self.core.fast_frame() {
+            return Ok(Some(frame));
+        }
         match self.core.step(false)? {
             Some(Item::Frame(frame)) => Ok(Some(frame)),
             // Without streaming, the core only ever yields whole frames.
@@ -1043,6 +1157,9 @@ impl StreamDecoder {
     /// The next item, `None` when more bytes are needed, or the framing error that ended the
     /// stream (returned again on every later call).
     pub fn decode(&mut self) -> Result<Option<Item>, ParseError> {
+        if let Some(frame) = self.core.fast_frame() {
+            return Ok(Some(Item::Frame(frame)));
+        }
         self.core.step(true)
     }
 

@@ -6,7 +6,8 @@ use core::ops::{Deref, Range};
 use bytes::Bytes;
 
 use crate::HeaderName;
-use crate::header::{HeaderIndex, Slot};
+use crate::decoder::END_LINE_FRAMING;
+use crate::header::{HeaderIndex, Line, Lines};
 
 /// The continuation flag of an end-line (RFC 4975 §7.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -199,8 +200,8 @@ impl Header<'_> {
 pub(crate) struct StartLine {
     /// Length of the transaction id, which starts at offset 5.
     pub(crate) tid_len: u8,
-    /// End of the start line (its CR).
-    pub(crate) end: u32,
+    /// End of the start line (its CR); a head is at most 64 KiB.
+    pub(crate) end: u16,
     /// The status code of a response; `None` for a request.
     pub(crate) status: Option<StatusCode>,
 }
@@ -209,6 +210,11 @@ impl StartLine {
     /// Where the method or the status code begins.
     pub(crate) fn rest(&self) -> usize {
         6 + self.tid_len as usize
+    }
+
+    /// Where the first header line begins, after the start line's CRLF.
+    pub(crate) fn headers_start(&self) -> usize {
+        self.end as usize + 2
     }
 }
 
@@ -220,13 +226,16 @@ impl StartLine {
 pub struct Head {
     /// The frame as received: the whole frame for a [`Frame`], the head alone when streamed.
     pub(crate) raw: Bytes,
-    /// Length of the head within `raw`: up to the blank line that opens the body, or up to the
-    /// end-line of a frame without a body.
-    pub(crate) head_len: usize,
     pub(crate) offset: u64,
-    pub(crate) start: StartLine,
     pub(crate) headers: HeaderIndex,
+    /// Length of the head within `raw`: up to the blank line that opens the body, or up to the
+    /// end-line of a frame without a body. A head is at most 64 KiB.
+    pub(crate) head_len: u16,
+    pub(crate) start: StartLine,
     pub(crate) has_body: bool,
+    /// The flag of the end-line, for the head of a [`Frame`]; [`Flag::End`] for a head handed
+    /// out alone, whose end-line comes later.
+    pub(crate) flag: Flag,
 }
 
 impl Head {
@@ -282,7 +291,7 @@ impl Head {
     /// The bytes of the head as received: the start line and the header lines with their CRLFs,
     /// and the blank line when a body follows.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.raw[..self.head_len]
+        &self.raw[..self.head_len as usize]
     }
 
     /// Whether a body follows the head. A frame without a body is distinct from one with an
@@ -296,14 +305,14 @@ impl Head {
         self.headers.len()
     }
 
-    fn header_at(&self, slot: &Slot) -> Header<'_> {
-        let name = &self.raw[slot.start as usize..slot.colon as usize];
-        let value = &self.raw[slot.value_start()..slot.end as usize];
+    fn header_at(&self, line: Line) -> Header<'_> {
+        let name = &self.raw[line.start..line.colon];
+        let value = &self.raw[line.value_start()..line.end];
         Header {
-            name: HeaderName::from_index(slot.known),
+            name: HeaderName::from_index(line.known),
             raw_name: name,
             value,
-            offset: self.offset + slot.value_start() as u64,
+            offset: self.offset + line.value_start() as u64,
         }
     }
 
@@ -311,15 +320,15 @@ impl Head {
     pub fn headers(&self) -> Headers<'_> {
         Headers {
             head: self,
-            next: 0,
+            lines: self.headers.lines(self.start.headers_start()),
         }
     }
 
     /// The first header with a known name, and whether the name occurs more than once.
     pub(crate) fn find(&self, name: HeaderName) -> Option<(Header<'_>, bool)> {
         self.headers
-            .find(name)
-            .map(|(slot, dup)| (self.header_at(slot), dup))
+            .find(name, self.start.headers_start())
+            .map(|(line, dup)| (self.header_at(line), dup))
     }
 
     /// The value of the first header with the given name, compared case-insensitively; works
@@ -363,21 +372,19 @@ impl fmt::Debug for Head {
 #[derive(Clone, Debug)]
 pub struct Headers<'a> {
     head: &'a Head,
-    next: usize,
+    lines: Lines<'a>,
 }
 
 impl<'a> Iterator for Headers<'a> {
     type Item = Header<'a>;
 
     fn next(&mut self) -> Option<Header<'a>> {
-        let slot = self.head.headers.get(self.next)?;
-        self.next += 1;
-        Some(self.head.header_at(slot))
+        let line = self.lines.next()?;
+        Some(self.head.header_at(line))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.head.headers.len() - self.next;
-        (left, Some(left))
+        self.lines.size_hint()
     }
 }
 
@@ -386,9 +393,9 @@ impl ExactSizeIterator for Headers<'_> {}
 /// A complete frame: head, body (if any) and the flag of its end-line.
 #[derive(Clone)]
 pub struct Frame {
+    /// The head, whose `raw` is the whole frame; the body lies between the head and the
+    /// end-line, which is all that follows it.
     pub(crate) head: Head,
-    pub(crate) body: Option<Range<usize>>,
-    pub(crate) flag: Flag,
 }
 
 impl Frame {
@@ -403,22 +410,32 @@ impl Frame {
         self.head
     }
 
+    /// Where the body lies in the frame's bytes: from the end of the head to the end-line,
+    /// whose length the transaction id gives.
+    #[inline]
+    fn body_range(&self) -> Option<Range<usize>> {
+        let head = &self.head;
+        let end_line = END_LINE_FRAMING + head.start.tid_len as usize;
+        head.has_body
+            .then(|| head.head_len as usize..head.raw.len() - end_line)
+    }
+
     /// The body, or `None` for a frame without one. An empty body is `Some(&[])`.
     #[inline]
     pub fn body(&self) -> Option<&[u8]> {
-        self.body.clone().map(|r| &self.head.raw[r])
+        self.body_range().map(|r| &self.head.raw[r])
     }
 
     /// The body as a [`Bytes`] slice of the received buffer: no copy.
     #[inline]
     pub fn body_bytes(&self) -> Option<Bytes> {
-        self.body.clone().map(|r| self.head.raw.slice(r))
+        self.body_range().map(|r| self.head.raw.slice(r))
     }
 
     /// The continuation flag of the end-line.
     #[inline]
     pub fn flag(&self) -> Flag {
-        self.flag
+        self.head.flag
     }
 
     /// The whole frame as received, from the start line to the end-line's CRLF.
@@ -446,8 +463,8 @@ impl fmt::Debug for Frame {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Frame")
             .field("head", &self.head)
-            .field("body_len", &self.body.as_ref().map(|r| r.len()))
-            .field("flag", &self.flag)
+            .field("body_len", &self.body_range().map(|r| r.len()))
+            .field("flag", &self.flag())
             .finish()
     }
 }

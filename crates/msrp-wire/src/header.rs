@@ -213,6 +213,13 @@ impl HeaderName {
         !matches!(self, Self::Extension)
     }
 
+    /// What a header slot keeps of the name: its position in `ALL`, or `KNOWN` for an
+    /// extension.
+    #[inline(always)]
+    pub(crate) fn slot_id(self) -> u8 {
+        self as u8
+    }
+
     /// Position of a known name in the index; the variants are declared in the order of `ALL`.
     pub(crate) fn index(self) -> Option<usize> {
         let k = self as usize;
@@ -262,38 +269,126 @@ fn eq_folded(name: &[u8], lower: &[u8]) -> bool {
     ok && eq(load(name, n - 8), load(lower, n - 8))
 }
 
-/// One header line of a head: positions within the head's bytes (a head is at most 64 KiB).
+/// One header line of a head, as the decoder records it: where its name and its value end,
+/// within the head's bytes (a head is at most 64 KiB). Where the line starts is not kept:
+/// header lines follow one another, so each starts right after the CRLF that ends the line
+/// before it (the start line, for the first).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Slot {
-    /// Start of the header line (and of the name).
-    pub(crate) start: u16,
     /// End of the name (the colon).
     pub(crate) colon: u16,
     /// End of the value (the CR of the CRLF).
     pub(crate) end: u16,
-    /// Which known name this is (`KNOWN` or more for an extension).
+    /// Which known name this is ([`HeaderName::slot_id`]).
     pub(crate) known: u8,
 }
 
-impl Slot {
+/// A header line with all its positions, as [`HeaderIndex::lines`] yields it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Line {
+    /// Start of the header line (and of the name).
+    pub(crate) start: usize,
+    /// End of the name (the colon).
+    pub(crate) colon: usize,
+    /// End of the value (the CR of the CRLF).
+    pub(crate) end: usize,
+    /// Which known name this is ([`HeaderName::slot_id`]).
+    pub(crate) known: u8,
+}
+
+impl Line {
     pub(crate) fn value_start(&self) -> usize {
-        self.colon as usize + 2
+        self.colon + 2
     }
 }
 
 /// Headers kept inline before spilling to the heap; typical SEND requests have 5 to 8.
 const INLINE: usize = 8;
 
-/// The headers of a head in wire order. Building it allocates only for heads with more than
-/// [`INLINE`] headers; it is small, so that frames move cheaply.
+/// The headers of a decoded head in wire order: small, so that frames move cheaply. Only heads
+/// with more than [`INLINE`] headers take memory of their own, for the rest.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct HeaderIndex {
+    inline: [Slot; INLINE],
+    len: u16,
+    spill: Box<[Slot]>,
+}
+
+impl HeaderIndex {
+    pub(crate) fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    fn slot(&self, i: usize) -> Option<&Slot> {
+        if i < INLINE {
+            self.inline[..self.len().min(INLINE)].get(i)
+        } else {
+            self.spill.get(i - INLINE)
+        }
+    }
+
+    /// The header lines, the first starting at `start` (after the start line).
+    pub(crate) fn lines(&self, start: usize) -> Lines<'_> {
+        Lines {
+            index: self,
+            next: 0,
+            start,
+        }
+    }
+
+    /// The first line with a known name, and whether the name occurs more than once; the first
+    /// header starts at `start`.
+    pub(crate) fn find(&self, name: HeaderName, start: usize) -> Option<(Line, bool)> {
+        let k = name.index()? as u8;
+        let mut lines = self.lines(start);
+        let first = lines.find(|l| l.known == k)?;
+        let again = (lines.next..self.len()).any(|i| self.slot(i).is_some_and(|s| s.known == k));
+        Some((first, again))
+    }
+}
+
+/// Iterator over the lines of a [`HeaderIndex`], working out where each starts.
+#[derive(Clone, Debug)]
+pub(crate) struct Lines<'a> {
+    index: &'a HeaderIndex,
+    next: usize,
+    start: usize,
+}
+
+impl Iterator for Lines<'_> {
+    type Item = Line;
+
+    fn next(&mut self) -> Option<Line> {
+        let slot = self.index.slot(self.next)?;
+        let line = Line {
+            start: self.start,
+            colon: slot.colon as usize,
+            end: slot.end as usize,
+            known: slot.known,
+        };
+        self.next += 1;
+        self.start = line.end + 2;
+        Some(line)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.index.len() - self.next;
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for Lines<'_> {}
+
+/// The header index of the head being read, which [`take`](Self::take) turns into a
+/// [`HeaderIndex`]. Its spill keeps its memory from head to head.
+#[derive(Debug, Default)]
+pub(crate) struct IndexBuilder {
     inline: [Slot; INLINE],
     len: u16,
     spill: Vec<Slot>,
 }
 
-impl HeaderIndex {
+impl IndexBuilder {
     pub(crate) fn len(&self) -> usize {
         self.len as usize
     }
@@ -304,49 +399,49 @@ impl HeaderIndex {
         self.spill.clear();
     }
 
-    /// Moves the headers out and leaves none. Unlike `mem::take`, the inline slots are left as
-    /// they are rather than zeroed: `len` says which are in use.
-    #[inline(always)]
-    pub(crate) fn take(&mut self) -> Self {
-        let len = core::mem::replace(&mut self.len, 0);
-        Self {
-            inline: self.inline,
-            len,
-            spill: core::mem::take(&mut self.spill),
-        }
-    }
-
+    /// Adds the next header.
     #[inline]
     pub(crate) fn push(&mut self, slot: Slot) {
-        let i = self.len as usize;
+        let i = self.len();
+        self.put(i, slot);
+        self.len += 1;
+    }
+
+    /// Writes the `i`th header, the one after the `i` written since the index was last cleared,
+    /// without counting it: [`set_len`](Self::set_len) counts them all once they are written,
+    /// so that a loop that writes many keeps its count in a register.
+    #[inline(always)]
+    pub(crate) fn put(&mut self, i: usize, slot: Slot) {
         if i < INLINE {
             self.inline[i] = slot;
         } else {
             self.spill.push(slot);
         }
-        self.len += 1;
     }
 
-    pub(crate) fn get(&self, i: usize) -> Option<&Slot> {
-        if i < INLINE {
-            self.inline[..self.len().min(INLINE)].get(i)
+    /// Counts the headers [`put`](Self::put) wrote.
+    #[inline(always)]
+    pub(crate) fn set_len(&mut self, len: usize) {
+        self.len = len as u16;
+    }
+
+    /// Hands the headers over and leaves none. The inline slots are copied as they are, not
+    /// zeroed: `len` says which are in use.
+    #[inline(always)]
+    pub(crate) fn take(&mut self) -> HeaderIndex {
+        let len = core::mem::replace(&mut self.len, 0);
+        let spill = if self.spill.is_empty() {
+            Box::default()
         } else {
-            self.spill.get(i - INLINE)
+            let spill = self.spill[..].into();
+            self.spill.clear();
+            spill
+        };
+        HeaderIndex {
+            inline: self.inline,
+            len,
+            spill,
         }
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &Slot> {
-        self.inline[..self.len().min(INLINE)]
-            .iter()
-            .chain(self.spill.iter())
-    }
-
-    /// The first slot with a known name, and whether the name occurs more than once.
-    pub(crate) fn find(&self, name: HeaderName) -> Option<(&Slot, bool)> {
-        let k = name.index()? as u8;
-        let mut matches = self.iter().filter(|s| s.known == k);
-        let first = matches.next()?;
-        Some((first, matches.next().is_some()))
     }
 }
 
@@ -404,24 +499,29 @@ mod tests {
 
     #[test]
     fn index_spills_and_tracks_duplicates() {
-        let mut index = HeaderIndex::default();
+        let mut builder = IndexBuilder::default();
+        // Lines of 10 bytes: a 3-byte name, ": ", a 3-byte value and CRLF.
         for i in 0..(INLINE as u16 + 5) {
-            index.push(Slot {
-                start: i,
-                colon: i,
-                end: i,
+            builder.push(Slot {
+                colon: 100 + 10 * i + 3,
+                end: 100 + 10 * i + 8,
                 known: if i % 2 == 0 { 2 } else { KNOWN as u8 },
             });
         }
+        let index = builder.take();
+        assert_eq!(builder.len(), 0);
         assert_eq!(index.len(), INLINE + 5);
-        assert_eq!(
-            index.get(INLINE + 4).map(|s| s.start),
-            Some(INLINE as u16 + 4)
-        );
-        assert!(index.get(INLINE + 5).is_none());
-        let (slot, dup) = index.find(HeaderName::MessageId).expect("present");
-        assert_eq!(slot.start, 0);
+        let lines: Vec<_> = index.lines(100).collect();
+        assert_eq!(lines.len(), INLINE + 5);
+        for (i, line) in lines.iter().enumerate() {
+            assert_eq!(
+                (line.start, line.colon, line.value_start(), line.end),
+                (100 + 10 * i, 103 + 10 * i, 105 + 10 * i, 108 + 10 * i)
+            );
+        }
+        let (line, dup) = index.find(HeaderName::MessageId, 100).expect("present");
+        assert_eq!(line.start, 100);
         assert!(dup);
-        assert!(index.find(HeaderName::ToPath).is_none());
+        assert!(index.find(HeaderName::ToPath, 100).is_none());
     }
 }
