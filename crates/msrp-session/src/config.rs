@@ -234,6 +234,10 @@ pub struct ConnectionConfig {
     /// Time a frame may stay incomplete without new bytes arriving before the connection fails
     /// (an idle or slowloris peer). Default 30 s.
     pub frame_timeout: Duration,
+    /// Time a frame's head (start line and headers) may take from its first byte to its last,
+    /// for every frame: a peer that trickles a head a byte at a time keeps the frame timeout
+    /// from ever running out, not this one. Default 10 s.
+    pub head_timeout: Duration,
     /// Time without traffic after which a connection gives back its input and output buffers
     /// (64 KiB each, made again when traffic resumes), so that an idle connection pins none.
     /// The sessions' tables are given back after 30 s of quiet, when their Message-IDs are
@@ -248,6 +252,7 @@ impl Default for ConnectionConfig {
             max_sessions: 1024,
             max_queued_control: 256 << 10,
             frame_timeout: Duration::from_secs(30),
+            head_timeout: Duration::from_secs(10),
             buffer_release: Duration::from_secs(1),
         }
     }

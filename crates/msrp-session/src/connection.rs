@@ -172,6 +172,8 @@ pub struct Connection {
     failed: bool,
     /// When bytes last arrived, and when output was last taken.
     last_progress: Option<Instant>,
+    /// When the first byte of the head being received arrived.
+    head_since: Option<Instant>,
     last_output: Option<Instant>,
     /// Whether the buffers were given back since the connection was last active.
     released: bool,
@@ -209,6 +211,7 @@ impl Connection {
             events: VecDeque::new(),
             failed: false,
             last_progress: None,
+            head_since: None,
             last_output: None,
             released: true,
         }
@@ -504,7 +507,17 @@ impl Connection {
             .map(|&index| (index, Paths::to(PathHeader::List(to_path)))))
     }
 
+    /// Handles what the decoder holds, then notes whether a head is coming in, and since when.
     fn process(&mut self, now: Instant) {
+        self.process_items(now);
+        if self.decoder.is_mid_head() {
+            self.head_since.get_or_insert(now);
+        } else {
+            self.head_since = None;
+        }
+    }
+
+    fn process_items(&mut self, now: Instant) {
         if self.failed {
             return;
         }
@@ -527,6 +540,10 @@ impl Connection {
                     return;
                 }
             };
+            if matches!(item, Item::Frame(_) | Item::Head(_)) {
+                // A head is complete; the next byte starts another.
+                self.head_since = None;
+            }
             match item {
                 Item::Frame(frame) => self.incoming(now, Held::Frame(frame)),
                 Item::Head(head) => self.incoming(now, Held::Head(head)),
@@ -856,6 +873,7 @@ impl Connection {
             .iter()
             .filter_map(|s| s.session.as_deref()?.poll_timeout())
             .chain(frame)
+            .chain(self.head_deadline())
             .chain(self.release_at())
             .min()
     }
@@ -882,9 +900,19 @@ impl Connection {
         if stalled && !self.failed {
             self.fail(SessionFailure::FrameTimeout);
         }
+        if self.head_deadline().is_some_and(|t| t <= now) {
+            self.fail(SessionFailure::HeadTimeout);
+        }
         if self.release_at().is_some_and(|t| t <= now) {
             self.release_memory();
         }
+    }
+
+    /// When the head coming in must be complete, while the connection takes input (a head
+    /// that waits because this side paused input is not the peer's delay).
+    fn head_deadline(&self) -> Option<Instant> {
+        let since = self.head_since.filter(|_| self.wants_read())?;
+        since.checked_add(self.config.head_timeout)
     }
 
     /// The connection is gone (closed by the peer, reset, or dropped by the application):

@@ -195,6 +195,8 @@ pub enum SessionFailure {
     Framing(msrp_wire::ParseError),
     /// Incomplete frame without progress for longer than the frame timeout.
     FrameTimeout,
+    /// A frame's head took longer than the head timeout to arrive.
+    HeadTimeout,
 }
 
 impl fmt::Display for SessionFailure {
@@ -205,6 +207,7 @@ impl fmt::Display for SessionFailure {
             Self::ConnectionLost => f.write_str("connection lost"),
             Self::Framing(e) => write!(f, "framing error: {e}"),
             Self::FrameTimeout => f.write_str("incomplete frame timed out"),
+            Self::HeadTimeout => f.write_str("a frame's head took too long to arrive"),
         }
     }
 }

@@ -725,3 +725,39 @@ fn a_buffer_release_too_far_off_to_name_means_never() {
     conn.handle_timeout(deadline);
     assert_eq!(conn.poll_timeout(), None);
 }
+
+#[test]
+fn a_head_trickled_a_byte_at_a_time_fails_the_connection_after_the_head_timeout() {
+    let mut pair = Pair::alice_bob(70);
+    // One valid message first: the connection is in use.
+    let key = pair.a.key();
+    pair.a
+        .conn
+        .send(key, OutgoingMessage::new("text/plain", "first"))
+        .unwrap();
+    pair.drive();
+    assert_eq!(pair.b.seen.received.len(), 1);
+    // Then a head, one byte every 2 s: the frame keeps making progress, so only the time
+    // allowed for a head can end it.
+    let head = format!(
+        "MSRP trickle1 SEND\r\nTo-Path: {BOB}\r\nFrom-Path: {ALICE}\r\nMessage-ID: slow1\r\n"
+    );
+    let started = pair.now;
+    for byte in head.bytes() {
+        let now = pair.now;
+        pair.b.conn.handle_input(now, &[byte]);
+        pair.advance(Duration::from_secs(2));
+        if !pair.b.seen.connection_failed.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(
+        pair.b.seen.connection_failed,
+        vec![SessionFailure::HeadTimeout]
+    );
+    let took = pair.now - started;
+    assert!(
+        took >= Duration::from_secs(10) && took <= Duration::from_secs(12),
+        "{took:?}"
+    );
+}

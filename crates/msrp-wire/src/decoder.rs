@@ -1022,6 +1022,12 @@ macro_rules! feed_methods {
             !self.core.buf.is_empty() || self.core.state != State::Head
         }
 
+        /// Whether the decoder holds the beginning of a head whose start line and headers have
+        /// not all arrived yet.
+        pub fn is_mid_head(&self) -> bool {
+            !self.core.buf.is_empty() && self.core.state == State::Head
+        }
+
         /// Stream offset of the next byte to be handed out: the number of bytes consumed.
         pub fn position(&self) -> u64 {
             self.core.base

@@ -807,6 +807,7 @@ impl Endpoint {
                     conn.closing.get_or_insert(match why {
                         SessionFailure::Framing(e) => ConnectionError::Framing(e),
                         SessionFailure::FrameTimeout => ConnectionError::FrameTimeout,
+                        SessionFailure::HeadTimeout => ConnectionError::HeadTimeout,
                         // A connection fails only for its framing or a stalled frame.
                         _ => ConnectionError::Lost,
                     });

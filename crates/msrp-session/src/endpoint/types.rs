@@ -278,6 +278,8 @@ pub enum ConnectionError {
     /// A frame stayed incomplete, without new bytes, for longer than
     /// [`ConnectionConfig::frame_timeout`].
     FrameTimeout,
+    /// A frame's head took longer than [`ConnectionConfig::head_timeout`] to arrive.
+    HeadTimeout,
     /// It was not set up in time: an outgoing one within
     /// [`EndpointConfig::connect_timeout`], an incoming one (with the request that names its
     /// session) within [`EndpointConfig::first_frame_timeout`].
@@ -303,6 +305,7 @@ impl fmt::Display for ConnectionError {
             Self::Lost => f.write_str("connection lost"),
             Self::Framing(_) => f.write_str("the peer broke MSRP framing"),
             Self::FrameTimeout => f.write_str("incomplete frame timed out"),
+            Self::HeadTimeout => f.write_str("a frame's head took too long to arrive"),
             Self::SetupTimeout => f.write_str("connection setup timed out"),
             Self::Fingerprint => {
                 f.write_str("the peer's certificate does not match the SDP fingerprint")
