@@ -159,7 +159,7 @@ const RANDOM_POOL: usize = 1024;
 
 /// A cryptographically secure random source for session configurations (transaction ids,
 /// Message-IDs and session-ids), from the TLS crypto provider. It draws from the operating
-/// system [`RANDOM_POOL`] bytes at a time and hands each byte out once, wiping it from the pool
+/// system 1 KiB at a time and hands each byte out once, wiping it from the pool
 /// as it goes; larger requests are drawn directly.
 pub fn secure_random() -> impl FnMut(&mut [u8]) + Send + 'static {
     let random = rustls::crypto::ring::default_provider().secure_random;
