@@ -3,10 +3,10 @@
 //! and unknown sessions, raw bytes, output written, connections set up or lost, commands of the
 //! application, time passing, and a shutdown.
 //!
-//! Asserted: no panic; the connection limit holds; every action names a connection the
-//! endpoint had; every message the application sent gets at most one outcome (an `Outcome` or a
-//! `Refused`), and exactly one once the endpoint has finished; a finished endpoint holds no
-//! session and no connection.
+//! Asserted: no panic; the connection limit and the bound on bytes beyond gaps hold; every
+//! action names a connection the endpoint had; every message the application sent gets at most
+//! one outcome (an `Outcome` or a `Refused`), and exactly one once the endpoint has finished; a
+//! finished endpoint holds no session and no connection, and no byte beyond a gap.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -96,6 +96,7 @@ pub fn check(data: &[u8]) {
     let mut config = EndpointConfig::default();
     config.max_connections = MAX_CONNECTIONS;
     config.connection.max_sessions = 2;
+    config.max_gap_bytes = 4096;
     let mut endpoint = Endpoint::new(config);
     let certificate = b"the peer's certificate".to_vec();
 
@@ -238,10 +239,12 @@ pub fn check(data: &[u8]) {
         drain(&mut endpoint, &mut connections, &mut outcomes);
         assert!(endpoint.connection_count() <= MAX_CONNECTIONS);
         assert_eq!(endpoint.connection_count(), connections.len());
+        assert!(endpoint.gap_bytes() <= 4096);
     }
     endpoint.finish(now);
     drain(&mut endpoint, &mut connections, &mut outcomes);
     assert!(endpoint.is_finished());
+    assert_eq!(endpoint.gap_bytes(), 0, "every message gave its bytes back");
     assert_eq!(endpoint.session_count(), 0);
     assert!(connections.is_empty(), "every connection was closed");
     for message in sent {

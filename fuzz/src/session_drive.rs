@@ -3,7 +3,8 @@
 //! fuzzer reaches reassembly, reports and transactions) and partly raw bytes.
 //!
 //! Asserted: no panic; memory stays within the configured limits (messages being received,
-//! bytes buffered for whole delivery, bytes held by the decoder, queued responses); input is
+//! bytes buffered for whole delivery, bytes let through beyond gaps, bytes held by the
+//! decoder, queued responses); input is
 //! only given while the connection wants it; and every sent message gets at most one outcome,
 //! exactly one once the connection is closed.
 
@@ -49,6 +50,7 @@ pub fn check(data: &[u8]) {
         l.max_buffered_bytes = 4096;
         l.deliver_whole_up_to = 2048;
         l.max_ranges = 8;
+        l.max_gap_bytes = 3000;
         l
     };
     let mut config = SessionConfig::new(
@@ -172,6 +174,7 @@ pub fn check(data: &[u8]) {
         if let Some(session) = conn.session(key) {
             assert!(session.messages_receiving() <= limits.max_incoming_messages);
             assert!(session.buffered_bytes() <= limits.max_buffered_bytes);
+            assert!(session.gap_bytes() <= limits.max_gap_bytes);
         }
         assert!(
             conn.buffered_input() <= 2048 + largest_push + 64,

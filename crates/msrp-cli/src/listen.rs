@@ -1,12 +1,9 @@
 //! `msrp listen`: accept MSRP sessions and report what arrives.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
-use std::io::{Seek, SeekFrom, Write};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use bytes::Bytes;
 use msrp_mio_transport::{
     Endpoint, EndpointConfig, EndpointEvent, PeerVerification, Role, SessionSpec, secure_random,
 };
@@ -16,7 +13,8 @@ use msrp_wire::Head;
 use serde_json::json;
 
 use crate::Failure;
-use crate::util::{Hasher, USAGE, is_text_type, out_line, safe_file_name, unique_path};
+use crate::store::{Folder, Stored, read_back};
+use crate::util::{Hasher, InOrder, USAGE, is_text_type, out_line};
 
 /// Arguments of `msrp listen`.
 #[derive(Debug, clap::Args)]
@@ -33,8 +31,11 @@ pub(crate) struct Args {
     /// Largest message accepted, in bytes (larger ones get 413).
     #[arg(long, value_name = "BYTES")]
     max_size: Option<u64>,
-    /// Save each message as a file in this folder: under its Content-Disposition file name
-    /// when there is one (never outside the folder), otherwise under its Message-ID.
+    /// Save each message as a file in this folder, written in place as its chunks arrive:
+    /// under its Content-Disposition file name when there is one (never outside the folder;
+    /// shortened when too long, `-1`, `-2` … before the extension when taken), otherwise, or
+    /// when the file system refuses that name, under its Message-ID. A message that cannot be
+    /// stored is refused (413) or, once acknowledged, reported failed to its sender.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Exit after this many complete messages.
@@ -55,21 +56,19 @@ pub(crate) struct Args {
     show: usize,
 }
 
-/// A message being received in pieces.
+/// A message being received in pieces, or into a file.
 struct Receiving {
     head: Head,
     message_id: String,
-    file: Option<(File, PathBuf)>,
-    hasher: Hasher,
-    /// Pieces that arrived ahead of the next expected offset, for the hash.
-    pending: BTreeMap<u64, Bytes>,
-    next: u64,
-    text: Vec<u8>,
+    /// The hash of its data as events bring it; `None` when it goes to a file.
+    order: Option<InOrder>,
 }
 
 struct Listener<'a> {
     args: &'a Args,
     received: u64,
+    /// Where messages are saved, with `--out`.
+    folder: Option<Folder>,
 }
 
 impl Listener<'_> {
@@ -81,28 +80,47 @@ impl Listener<'_> {
         }
     }
 
-    fn save_target(
-        &self,
-        head: &Head,
-        message_id: &str,
-    ) -> Result<Option<(File, PathBuf)>, Failure> {
-        let Some(dir) = &self.args.out else {
-            return Ok(None);
+    /// Why the message `message_id` could not be stored, when that is what happened to it.
+    fn store_error(&self, message_id: &str) -> Option<String> {
+        match self.folder.as_ref()?.take(message_id)? {
+            Stored::Failed { error } => Some(error),
+            Stored::Saved { .. } => None,
+        }
+    }
+
+    /// Reports a complete message whose data came as events, or went to a file.
+    fn complete(&mut self, r: Receiving, size: u64) -> Result<(), Failure> {
+        let (digest, file) = match (r.order, &self.folder) {
+            (Some(order), _) => (Ok(order.finish()), None),
+            (None, Some(folder)) => match folder.take(&r.message_id) {
+                Some(Stored::Saved { path, digest }) => {
+                    let digest = match digest {
+                        Some(digest) => Ok(digest),
+                        // Its pieces came out of order: the file has it all now.
+                        None => read_back(&path, self.args.show)
+                            .map_err(|e| format!("cannot read {} back: {e}", path.display())),
+                    };
+                    (digest, Some(path))
+                }
+                Some(Stored::Failed { error }) => (Err(error), None),
+                None => (Err("it was not saved".to_owned()), None),
+            },
+            (None, None) => (Err("it was not saved".to_owned()), None),
         };
-        let name = head
-            .content_disposition()
-            .ok()
-            .flatten()
-            .and_then(|d| d.filename().and_then(safe_file_name))
-            .unwrap_or_else(|| format!("{message_id}.msg"));
-        let path = unique_path(dir, &name);
-        let file = File::create(&path).map_err(|e| {
-            Failure::new(
-                crate::util::NOT_DELIVERED,
-                format!("cannot create {}: {e}", path.display()),
-            )
-        })?;
-        Ok(Some((file, path)))
+        match digest {
+            Ok((sha256, text)) => self.report(&r.head, &r.message_id, size, sha256, &text, file),
+            Err(error) => self.error(&r.message_id, &error),
+        }
+    }
+
+    /// Says that something went wrong with one message; the listener goes on.
+    fn error(&self, message_id: &str, error: &str) -> Result<(), Failure> {
+        if self.args.json {
+            self.event(json!({"event": "error", "message_id": message_id, "error": error}))
+        } else {
+            eprintln!("msrp: message {message_id}: {error}");
+            Ok(())
+        }
     }
 
     fn report(
@@ -154,7 +172,12 @@ impl Listener<'_> {
     }
 }
 
-fn open(endpoint: &Endpoint, args: &Args, uri: &str) -> Result<(), Failure> {
+fn open(
+    endpoint: &Endpoint,
+    args: &Args,
+    uri: &str,
+    folder: Option<&Folder>,
+) -> Result<(), Failure> {
     let local = uri
         .parse()
         .map_err(|e| Failure::new(USAGE, format!("invalid session URI {uri}: {e}")))?;
@@ -173,6 +196,9 @@ fn open(endpoint: &Endpoint, args: &Args, uri: &str) -> Result<(), Failure> {
     if let Some(max) = args.max_size {
         config.limits.max_message_size = max;
     }
+    // Saved messages are written in place as their chunks arrive: one that comes out of order
+    // or with a gap holds no memory.
+    config.sink = folder.map(|f| Box::new(f.sink(args.show)) as _);
     let mut spec = SessionSpec::new(config, Role::Passive);
     if let Some(fp) = &args.peer_fingerprint {
         let fp = Fingerprint::parse(fp)
@@ -212,9 +238,14 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     };
     let scheme = if args.tls { "msrps" } else { "msrp" };
     let uri = format!("{scheme}://{addr}/{session_id};tcp");
-    open(&endpoint, args, &uri)?;
+    let folder = args.out.as_deref().map(Folder::new);
+    open(&endpoint, args, &uri, folder.as_ref())?;
     out_line(&uri)?;
-    let mut listener = Listener { args, received: 0 };
+    let mut listener = Listener {
+        args,
+        received: 0,
+        folder,
+    };
     if args.tls {
         let fingerprint = endpoint
             .handle()
@@ -236,63 +267,31 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
             EndpointEvent::Bound { peer, .. } => {
                 listener.event(json!({"event": "connected", "peer": peer.to_string()}))?;
             }
+            // A message delivered whole: never one that went to a file.
             EndpointEvent::Session(_, Event::Message(m)) => {
                 let message_id = m.message_id.to_string();
                 let mut hasher = Hasher::default();
                 hasher.update(&m.body);
-                let file = match listener.save_target(&m.head, &message_id)? {
-                    Some((mut file, path)) => {
-                        file.write_all(&m.body).map_err(|e| {
-                            Failure::new(
-                                crate::util::NOT_DELIVERED,
-                                format!("cannot write {}: {e}", path.display()),
-                            )
-                        })?;
-                        Some(path)
-                    }
-                    None => None,
-                };
                 let size = hasher.len;
-                listener.report(&m.head, &message_id, size, hasher.hex(), &m.body, file)?;
+                listener.report(&m.head, &message_id, size, hasher.hex(), &m.body, None)?;
             }
             EndpointEvent::Session(_, Event::MessageStart(s)) => {
-                let message_id = s.message_id.to_string();
-                let file = listener.save_target(&s.head, &message_id)?;
+                // Without a folder the data comes as events. What arrives ahead of a gap is
+                // kept for the hash only as far as the session lets it through
+                // (`Limits::max_gap_bytes`).
+                let order = listener.folder.is_none().then(|| InOrder::new(args.show));
                 receiving.insert(
                     s.key,
                     Receiving {
                         head: s.head,
-                        message_id,
-                        file,
-                        hasher: Hasher::default(),
-                        pending: BTreeMap::new(),
-                        next: 0,
-                        text: Vec::new(),
+                        message_id: s.message_id.to_string(),
+                        order,
                     },
                 );
             }
             EndpointEvent::Session(_, Event::MessageData(d)) => {
-                let Some(r) = receiving.get_mut(&d.key) else {
-                    continue;
-                };
-                if let Some((file, path)) = &mut r.file {
-                    file.seek(SeekFrom::Start(d.offset))
-                        .and_then(|_| file.write_all(&d.data))
-                        .map_err(|e| {
-                            Failure::new(
-                                crate::util::NOT_DELIVERED,
-                                format!("cannot write {}: {e}", path.display()),
-                            )
-                        })?;
-                }
-                r.pending.insert(d.offset, d.data);
-                while let Some(piece) = r.pending.remove(&r.next) {
-                    r.hasher.update(&piece);
-                    if r.text.len() < args.show {
-                        r.text
-                            .extend_from_slice(&piece[..piece.len().min(args.show - r.text.len())]);
-                    }
-                    r.next += piece.len() as u64;
+                if let Some(order) = receiving.get_mut(&d.key).and_then(|r| r.order.as_mut()) {
+                    order.add(d.offset, &d.data);
                 }
             }
             EndpointEvent::Session(_, Event::MessageEnd(end)) => {
@@ -300,26 +299,19 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
                     continue;
                 };
                 match end.result {
-                    Ok(size) => {
-                        let file = r.file.map(|(_, path)| path);
-                        listener.report(
-                            &r.head,
-                            &r.message_id,
-                            size,
-                            r.hasher.hex(),
-                            &r.text,
-                            file,
-                        )?;
-                    }
+                    Ok(size) => listener.complete(r, size)?,
                     Err(why) => {
-                        if let Some((_, path)) = r.file {
-                            let _ = std::fs::remove_file(path);
-                        }
+                        let error = listener.store_error(&r.message_id);
                         let reason = format!("{why:?}").to_lowercase();
                         if args.json {
-                            listener.event(json!({"event": "aborted", "message_id": r.message_id, "reason": reason}))?;
+                            let mut obj = json!({"event": "aborted", "message_id": r.message_id, "reason": reason});
+                            if let Some(error) = error {
+                                obj["error"] = json!(error);
+                            }
+                            listener.event(obj)?;
                         } else {
-                            eprintln!("msrp: message {} given up: {reason}", r.message_id);
+                            let error = error.map(|e| format!(": {e}")).unwrap_or_default();
+                            eprintln!("msrp: message {} given up: {reason}{error}", r.message_id);
                         }
                     }
                 }
@@ -327,13 +319,18 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
             EndpointEvent::Session(_, Event::Refused(r)) => {
                 let message_id = r.head.message_id().ok().flatten().unwrap_or("").to_owned();
                 let status = r.status.as_u16();
+                let error = listener.store_error(&message_id);
                 if args.json {
-                    listener.event(
-                        json!({"event": "refused", "status": status, "message_id": message_id}),
-                    )?;
+                    let mut obj =
+                        json!({"event": "refused", "status": status, "message_id": message_id});
+                    if let Some(error) = error {
+                        obj["error"] = json!(error);
+                    }
+                    listener.event(obj)?;
                 } else {
+                    let error = error.map(|e| format!(": {e}")).unwrap_or_default();
                     eprintln!(
-                        "msrp: refused a request with {} (Message-ID {message_id:?})",
+                        "msrp: refused a request with {} (Message-ID {message_id:?}){error}",
                         r.status
                     );
                 }
@@ -342,7 +339,7 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
                 receiving.clear();
                 // Ready for the next sender, on the same URI, before saying so: a script may
                 // start the next sender as soon as it reads this line.
-                open(&endpoint, args, &uri)?;
+                open(&endpoint, args, &uri, listener.folder.as_ref())?;
                 listener.event(json!({"event": "closed", "reason": why.to_string()}))?;
             }
             EndpointEvent::ConnectionClosed { peer, error, .. } => {

@@ -10,6 +10,7 @@ mod demo;
 mod listen;
 mod sdp;
 mod send;
+mod store;
 mod util;
 
 use std::process::ExitCode;

@@ -1,7 +1,8 @@
 //! Helpers shared by the commands.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
@@ -35,6 +36,112 @@ impl Hasher {
     }
 }
 
+/// Appends to `text` what it takes of `data` to hold the first `show` bytes of a message.
+pub(crate) fn keep_first(text: &mut Vec<u8>, show: usize, data: &[u8]) {
+    let room = show.saturating_sub(text.len());
+    text.extend_from_slice(&data[..room.min(data.len())]);
+}
+
+/// The SHA-256 and the first bytes of a message whose pieces come in any order, as data events
+/// bring them. Pieces in order are hashed at once; pieces ahead of a gap are kept (copied,
+/// without overlaps) until it fills. What is kept is thus no more than what the session let
+/// through beyond the message's first gap, which `Limits::max_gap_bytes` bounds.
+pub(crate) struct InOrder {
+    hasher: Hasher,
+    /// Where the next byte to hash lies in the message.
+    next: u64,
+    /// Pieces ahead of `next`, by offset, disjoint.
+    ahead: BTreeMap<u64, Vec<u8>>,
+    /// The first bytes, up to `show` of them.
+    text: Vec<u8>,
+    show: usize,
+}
+
+impl InOrder {
+    /// Nothing hashed yet; keeps the first `show` bytes.
+    pub(crate) fn new(show: usize) -> Self {
+        Self {
+            hasher: Hasher::default(),
+            next: 0,
+            ahead: BTreeMap::new(),
+            text: Vec::new(),
+            show,
+        }
+    }
+
+    /// Takes a piece at `offset`.
+    pub(crate) fn add(&mut self, offset: u64, data: &[u8]) {
+        // What lies before `next` was hashed already (a duplicate, or an overlap): only what is
+        // new counts.
+        let skip = self.next.saturating_sub(offset);
+        if skip >= data.len() as u64 {
+            return;
+        }
+        let (offset, data) = (offset + skip, &data[skip as usize..]);
+        if offset > self.next {
+            self.keep(offset, data);
+            return;
+        }
+        self.hash(data);
+        while let Some(entry) = self.ahead.first_entry() {
+            if *entry.key() > self.next {
+                break;
+            }
+            let (start, piece) = entry.remove_entry();
+            let skip = (self.next - start) as usize;
+            if skip < piece.len() {
+                self.hash(&piece[skip..]);
+            }
+        }
+    }
+
+    /// Hashes bytes that lie at `next`.
+    fn hash(&mut self, data: &[u8]) {
+        self.hasher.update(data);
+        self.next += data.len() as u64;
+        keep_first(&mut self.text, self.show, data);
+    }
+
+    /// Keeps a piece ahead of `next`. A later piece takes precedence over what it overlaps (RFC
+    /// 4975 §7.3.1), so that no byte is kept twice.
+    fn keep(&mut self, start: u64, data: &[u8]) {
+        let end = start + data.len() as u64;
+        if let Some((&before, piece)) = self.ahead.range_mut(..start).next_back() {
+            let piece_end = before + piece.len() as u64;
+            if piece_end > start {
+                let tail = (piece_end > end).then(|| piece[(end - before) as usize..].to_vec());
+                piece.truncate((start - before) as usize);
+                piece.shrink_to_fit();
+                if let Some(tail) = tail {
+                    self.ahead.insert(end, tail);
+                }
+            }
+        }
+        while let Some((&inside, _)) = self.ahead.range(start..end).next() {
+            let Some(piece) = self.ahead.remove(&inside) else {
+                break;
+            };
+            let piece_end = inside + piece.len() as u64;
+            if piece_end > end {
+                self.ahead
+                    .insert(end, piece[(end - inside) as usize..].to_vec());
+            }
+        }
+        self.ahead.insert(start, data.to_vec());
+    }
+
+    /// Bytes kept ahead of a gap.
+    #[cfg(test)]
+    fn kept(&self) -> usize {
+        self.ahead.values().map(Vec::len).sum()
+    }
+
+    /// The hex SHA-256 of what was hashed, and the first bytes.
+    pub(crate) fn finish(self) -> (String, Vec<u8>) {
+        (self.hasher.hex(), self.text)
+    }
+}
+
 /// Writes one line to stdout and flushes it, so that scripts see it at once.
 pub(crate) fn out_line(line: &str) -> Result<(), Failure> {
     let mut out = io::stdout().lock();
@@ -55,18 +162,6 @@ pub(crate) fn safe_file_name(name: &str) -> Option<String> {
         return None;
     }
     Some(cleaned)
-}
-
-/// A path in `dir` for `name` that does not exist yet: `name`, then `name.1`, `name.2` …
-pub(crate) fn unique_path(dir: &Path, name: &str) -> PathBuf {
-    let first = dir.join(name);
-    if !first.exists() {
-        return first;
-    }
-    (1..)
-        .map(|i| dir.join(format!("{name}.{i}")))
-        .find(|p| !p.exists())
-        .unwrap_or(first)
 }
 
 /// The media type for a file name, from its extension; `application/octet-stream` otherwise.
@@ -138,6 +233,49 @@ mod tests {
         assert_eq!(safe_file_name("a/.."), None);
         assert_eq!(safe_file_name("c:evil").as_deref(), Some("cevil"));
         assert_eq!(safe_file_name(""), None);
+    }
+
+    /// Pieces in any order, duplicated and overlapping (the later piece taking precedence): the
+    /// hash is the message's, and no byte is kept twice.
+    #[test]
+    fn pieces_in_any_order_hash_as_the_message() {
+        let message: Vec<u8> = (0..5000u32).map(|i| (i * 31 % 256) as u8).collect();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut random = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for _ in 0..200 {
+            let mut pieces = Vec::new();
+            let mut at = 0;
+            while at < message.len() {
+                let end = (at + 1 + random(700) as usize).min(message.len());
+                pieces.push((at, end));
+                at = end;
+            }
+            // Overlapping pieces of the same bytes, as a resending peer makes.
+            for _ in 0..5 {
+                let start = random(message.len() as u64) as usize;
+                let end = (start + 1 + random(900) as usize).min(message.len());
+                pieces.push((start, end));
+            }
+            for i in (1..pieces.len()).rev() {
+                pieces.swap(i, random(i as u64 + 1) as usize);
+            }
+            let mut order = InOrder::new(100);
+            let mut covered = vec![false; message.len()];
+            for &(start, end) in &pieces {
+                order.add(start as u64, &message[start..end]);
+                covered[start..end].iter_mut().for_each(|c| *c = true);
+                let beyond_gap = covered.iter().skip_while(|&&c| c).filter(|&&c| c).count();
+                assert!(order.kept() <= beyond_gap);
+            }
+            let mut whole = Hasher::default();
+            whole.update(&message);
+            assert_eq!(order.finish(), (whole.hex(), message[..100].to_vec()));
+        }
     }
 
     #[test]

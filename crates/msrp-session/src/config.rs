@@ -6,6 +6,8 @@ use std::time::Duration;
 use msrp_sdp::{FormatEntry, Negotiated, Role};
 use msrp_uri::{MsrpUri, Path};
 
+use crate::sink::IncomingSink;
+
 /// A source of random bytes, for transaction ids, Message-IDs and session-ids.
 ///
 /// The session never reaches for global randomness: tests give it a seeded generator and are
@@ -75,6 +77,18 @@ pub struct Limits {
     /// Disjoint byte ranges held for one incoming message (chunks out of order); beyond it the
     /// message gets 413. Default 256.
     pub max_ranges: usize,
+    /// Bytes the session may have received beyond the first gap of its incoming messages
+    /// (data that arrived ahead of bytes still missing, such as chunks 2..N of a message whose
+    /// chunk 1 never came), summed over its messages delivered in pieces. An application that
+    /// puts the pieces of [`Event::MessageData`](crate::Event::MessageData) in order holds at
+    /// most this much for the session. A chunk that would go past it gets 413 and its message
+    /// is dropped ([`IncomingFailure::TooLarge`](crate::IncomingFailure::TooLarge)); a message
+    /// gives its bytes back when its gap fills or it ends in any way. Messages delivered whole
+    /// are bounded by [`max_buffered_bytes`](Self::max_buffered_bytes) instead, and messages
+    /// taken by an [`IncomingSink`](crate::IncomingSink) are not counted: they cost the session
+    /// no memory. The connections of an [`Endpoint`](crate::Endpoint) also share a bound,
+    /// [`EndpointConfig::max_gap_bytes`](crate::EndpointConfig::max_gap_bytes). Default 16 MiB.
+    pub max_gap_bytes: u64,
     /// Message-IDs of completed incoming messages that are remembered, so that a duplicate (a
     /// chunk sent again after its response was lost, or a message resent on a new connection)
     /// is acknowledged but not delivered twice (RFC 4975 §5.4: "If the receiving endpoint
@@ -94,6 +108,7 @@ impl Default for Limits {
             deliver_whole_up_to: 64 << 10,
             incomplete_message_timeout: Duration::from_secs(120),
             max_ranges: 256,
+            max_gap_bytes: 16 << 20,
             remembered_message_ids: 256,
         }
     }
@@ -137,6 +152,9 @@ pub struct SessionConfig {
     pub role: Role,
     /// Limits on what the peer can make this session do.
     pub limits: Limits,
+    /// Where the bodies of incoming messages go instead of events: a file written at each
+    /// piece's offset, say. `None` (the default) delivers them as events.
+    pub sink: Option<Box<dyn IncomingSink>>,
 }
 
 impl SessionConfig {
@@ -157,6 +175,7 @@ impl SessionConfig {
             from_path_check: FromPathCheck::Strict,
             role: Role::Passive,
             limits: Limits::default(),
+            sink: None,
         }
     }
 
@@ -216,6 +235,7 @@ impl fmt::Debug for SessionConfig {
             .field("from_path_check", &self.from_path_check)
             .field("role", &self.role)
             .field("limits", &self.limits)
+            .field("sink", &self.sink.is_some())
             .finish_non_exhaustive()
     }
 }

@@ -10,6 +10,7 @@ use msrp_wire::{FailureReport, Flag, Frame, Head, Item, Method, StatusCode, Stre
 use crate::config::{Chunking, ConnectionConfig};
 use crate::event::{ConnectionEvent, FailedBy, SessionFailure};
 use crate::frames::respond;
+use crate::gaps::GapBudget;
 use crate::hash::FastMap;
 use crate::message::OutgoingMessage;
 use crate::session::{Ctx, OpenChunk, PathHeader, Paths, Piece, Route, SendError, Session};
@@ -177,6 +178,8 @@ pub struct Connection {
     last_output: Option<Instant>,
     /// Whether the buffers were given back since the connection was last active.
     released: bool,
+    /// The budget of bytes beyond gaps its sessions share with other connections, if any.
+    gaps: Option<GapBudget>,
 }
 
 impl core::fmt::Debug for Connection {
@@ -214,7 +217,19 @@ impl Connection {
             head_since: None,
             last_output: None,
             released: true,
+            gaps: None,
         }
+    }
+
+    /// A connection without sessions whose sessions share `budget` with those of other
+    /// connections: the bytes they may have received beyond the first gap of their incoming
+    /// messages, all together (each session has its own bound too,
+    /// [`Limits::max_gap_bytes`](crate::Limits::max_gap_bytes)). An
+    /// [`Endpoint`](crate::Endpoint) makes its connections this way.
+    pub fn with_gap_budget(config: ConnectionConfig, budget: GapBudget) -> Self {
+        let mut connection = Self::new(config);
+        connection.gaps = Some(budget);
+        connection
     }
 
     // ---------------------------------------------------------------------------------------
@@ -347,6 +362,7 @@ impl Connection {
             events: &mut self.events,
             control: &mut self.control,
             work: &mut self.work,
+            gaps: self.gaps.as_ref(),
         };
         Some(f(session, &mut ctx))
     }

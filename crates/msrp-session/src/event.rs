@@ -14,13 +14,15 @@ pub enum Event {
     /// A complete message, delivered whole (it was no larger than
     /// [`Limits::deliver_whole_up_to`](crate::Limits::deliver_whole_up_to)).
     Message(Message),
-    /// The first chunk of a message delivered in pieces.
+    /// The first chunk of a message delivered in pieces, or taken by an
+    /// [`IncomingSink`](crate::IncomingSink) (whose data then goes only to the sink).
     MessageStart(MessageStart),
     /// Bytes of a message delivered in pieces, at their offset in the message. Pieces come in
     /// the order they arrive, which need not be the order of their offsets; overlapping pieces
     /// may come, and the later one takes precedence (RFC 4975 §7.3.1).
     MessageData(MessageData),
-    /// The end of a message delivered in pieces: complete, or given up.
+    /// The end of a message delivered in pieces, or taken by an
+    /// [`IncomingSink`](crate::IncomingSink): complete, or given up.
     MessageEnd(MessageEnd),
     /// The outcome of a message this session sent: each sent message gets exactly one.
     Outcome(Outcome),
@@ -97,6 +99,9 @@ pub enum IncomingFailure {
     TooLarge,
     /// The session or connection ended before it was complete.
     SessionEnded,
+    /// Its [`BodySink`](crate::BodySink) failed to take its data (a write failed), or to finish
+    /// it; the sink has the error.
+    Sink,
 }
 
 /// The outcome of a sent message.

@@ -22,8 +22,11 @@
 //!   ends in exactly one [`Outcome`]: delivered, or failed with the status and who said it.
 //! - Receiving: chunks are reassembled by Byte-Range in any order, with duplicates and
 //!   overlaps; small messages come whole ([`Event::Message`]), larger ones as data at offsets
-//!   as it arrives ([`Event::MessageData`]). Responses and success and failure REPORTs follow
-//!   RFC 4975 §7.1.2 to §7.2; [`Limits`] bound everything a peer controls.
+//!   as it arrives ([`Event::MessageData`]), or into the application's [`IncomingSink`] at
+//!   their offsets (a file written in place), which can refuse a message before its 200.
+//!   Responses and success and failure REPORTs follow RFC 4975 §7.1.2 to §7.2; [`Limits`]
+//!   bound everything a peer controls, and a [`GapBudget`] what all the sessions of an
+//!   endpoint let through beyond the gaps of their messages.
 //! - From SDP: [`SessionConfig::from_negotiated`] turns the result of an `msrp-sdp` offer/answer
 //!   into a session's configuration. [`Role`] and [`FormatEntry`] are `msrp-sdp`'s types,
 //!   re-exported here because the configuration holds them.
@@ -127,11 +130,13 @@ mod connection;
 mod endpoint;
 mod event;
 mod frames;
+mod gaps;
 mod hash;
 mod ids;
 mod message;
 mod ranges;
 mod session;
+mod sink;
 mod timer;
 mod transactions;
 
@@ -146,11 +151,13 @@ pub use event::{
     ConnectionEvent, Delivered, Event, FailedBy, Failure, IncomingFailure, Message, MessageData,
     MessageEnd, MessageStart, Outcome, Refusal, SessionFailure,
 };
+pub use gaps::GapBudget;
 pub use ids::{IncomingKey, MessageHandle, SessionKey};
 pub use message::{Body, BodySource, OutgoingMessage};
 pub use msrp_sdp::{Fingerprint, FormatEntry, Role};
 pub use msrp_wire::MessageId;
 pub use session::{ConfigError, SendError, Session};
+pub use sink::{BodySink, IncomingSink};
 
 /// Runs the example of `README.md` as a doctest, so that it stays correct.
 #[cfg(doctest)]

@@ -1,9 +1,11 @@
 //! Sets of byte ranges, for what a receiver holds and what a sender had reported.
 
-/// A set of half-open byte ranges `[start, end)`, kept sorted and merged.
+/// A set of half-open byte ranges `[start, end)`, kept sorted and merged, with the number of
+/// bytes they cover.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct RangeSet {
     ranges: Vec<(u64, u64)>,
+    covered: u64,
 }
 
 impl RangeSet {
@@ -18,8 +20,11 @@ impl RangeSet {
         let j = i + self.ranges[i..].partition_point(|&(s, _)| s <= end);
         if i == j {
             self.ranges.insert(i, (start, end));
+            self.covered += end - start;
         } else {
             let merged = (start.min(self.ranges[i].0), end.max(self.ranges[j - 1].1));
+            let before: u64 = self.ranges[i..j].iter().map(|(s, e)| e - s).sum();
+            self.covered = self.covered - before + (merged.1 - merged.0);
             self.ranges.splice(i..j, [merged]);
         }
     }
@@ -30,6 +35,7 @@ impl RangeSet {
         if let Some(last) = self.ranges.last_mut() {
             last.1 = last.1.min(len);
         }
+        self.covered = self.ranges.iter().map(|(s, e)| e - s).sum();
     }
 
     /// Whether `[0, len)` is covered entirely.
@@ -40,7 +46,15 @@ impl RangeSet {
     /// Number of bytes covered.
     #[cfg(test)]
     pub(crate) fn covered(&self) -> u64 {
-        self.ranges.iter().map(|(s, e)| e - s).sum()
+        self.covered
+    }
+
+    /// Number of bytes covered beyond the first gap: all but the range that starts at zero.
+    pub(crate) fn beyond_gap(&self) -> u64 {
+        match self.ranges.first() {
+            Some(&(0, end)) => self.covered - end,
+            _ => self.covered,
+        }
     }
 
     /// Number of disjoint ranges.
@@ -125,6 +139,13 @@ mod tests {
                 }
             }
             assert_eq!(set.iter().collect::<Vec<_>>(), model);
+            let covered = bits.iter().filter(|&&b| b).count() as u64;
+            assert_eq!(set.covered(), covered);
+            let prefix = bits.iter().take_while(|&&b| b).count() as u64;
+            assert_eq!(set.beyond_gap(), covered - prefix);
+            set.truncate(40);
+            let covered = bits[..40].iter().filter(|&&b| b).count() as u64;
+            assert_eq!(set.covered(), covered);
         }
     }
 }

@@ -4,9 +4,9 @@
 
 mod common;
 
-use common::{ALICE, BOB, Pair, Side, config};
+use common::{ALICE, BOB, Pair, RawChunk, Side, config};
 use msrp_session::{Chunking, OutgoingMessage};
-use msrp_wire::{Flag, HeadWriter, TransactionId, end_line};
+use msrp_wire::{Flag, TransactionId};
 use proptest::prelude::*;
 
 /// The wire bytes of one chunk of message `mid` holding `body` at `offset`.
@@ -19,26 +19,14 @@ fn chunk(
     flag: Flag,
     stated_end: bool,
 ) -> Vec<u8> {
-    let tid = TransactionId::new(tid).unwrap();
-    let mut out = Vec::new();
-    let mut w = HeadWriter::request(&mut out, &tid, "SEND").unwrap();
-    let end = if stated_end {
-        (offset + body.len()).to_string()
-    } else {
-        "*".into()
-    };
-    let total = total.map_or("*".to_owned(), |t| t.to_string());
-    w.header("To-Path", BOB).unwrap();
-    w.header("From-Path", ALICE).unwrap();
-    w.header("Message-ID", mid).unwrap();
-    w.header("Byte-Range", &format!("{}-{end}/{total}", offset + 1))
-        .unwrap();
-    w.header("Content-Type", "application/octet-stream")
-        .unwrap();
-    w.body_follows().unwrap();
-    out.extend_from_slice(body);
-    end_line(&mut out, &tid, flag);
-    out
+    RawChunk {
+        offset,
+        total,
+        flag,
+        stated_end,
+        ..RawChunk::new(tid, mid)
+    }
+    .encode(body)
 }
 
 fn message_and_plan() -> impl Strategy<Value = (Vec<u8>, Vec<usize>, Vec<usize>, bool, bool, usize)>

@@ -15,6 +15,7 @@ use msrp_wire::StatusCode;
 use crate::certificate::matches_fingerprint;
 use crate::connection::{Connection, InsertError};
 use crate::event::{ConnectionEvent, Event, SessionFailure};
+use crate::gaps::GapBudget;
 use crate::hash::FastMap;
 use crate::message::OutgoingMessage;
 use crate::session::{SendError, Session};
@@ -109,9 +110,9 @@ struct Conn {
 }
 
 impl Conn {
-    fn new(config: &EndpointConfig, outgoing: bool, deadline: Instant) -> Self {
+    fn new(config: &EndpointConfig, gaps: &GapBudget, outgoing: bool, deadline: Instant) -> Self {
         Self {
-            msrp: Connection::new(config.connection),
+            msrp: Connection::with_gap_budget(config.connection, gaps.clone()),
             established: false,
             outgoing,
             bound_once: false,
@@ -233,6 +234,8 @@ pub struct Endpoint {
     stale: Vec<ConnectionId>,
     /// When a shutdown closes what is left.
     shutdown: Option<Instant>,
+    /// The bytes beyond gaps that all its sessions share ([`EndpointConfig::max_gap_bytes`]).
+    gaps: GapBudget,
 }
 
 impl core::fmt::Debug for Endpoint {
@@ -261,12 +264,19 @@ impl Endpoint {
             timers: BinaryHeap::new(),
             stale: Vec::new(),
             shutdown: None,
+            gaps: GapBudget::new(config.max_gap_bytes),
         }
     }
 
     /// The configuration.
     pub fn config(&self) -> &EndpointConfig {
         &self.config
+    }
+
+    /// Bytes that all its sessions have received beyond the first gap of their incoming
+    /// messages (bounded by [`EndpointConfig::max_gap_bytes`]).
+    pub fn gap_bytes(&self) -> u64 {
+        self.gaps.held()
     }
 
     // -----------------------------------------------------------------------------------------
@@ -542,7 +552,8 @@ impl Endpoint {
         if self.conns.len() >= self.config.max_connections {
             return Err(OpenError::TooManyConnections);
         }
-        let mut conn = Conn::new(&self.config, true, now + self.config.connect_timeout);
+        let deadline = now + self.config.connect_timeout;
+        let mut conn = Conn::new(&self.config, &self.gaps, true, deadline);
         conn.reuse = Some(key.clone());
         let connection = ConnectionId(self.conns.insert(conn));
         self.reuse.insert(key, connection);
@@ -570,7 +581,8 @@ impl Endpoint {
         if self.conns.len() >= self.config.max_connections && !self.make_room(now) {
             return Err(AcceptError::TooManyConnections);
         }
-        let mut conn = Conn::new(&self.config, false, now + self.config.first_frame_timeout);
+        let deadline = now + self.config.first_frame_timeout;
+        let mut conn = Conn::new(&self.config, &self.gaps, false, deadline);
         conn.peer = Some(peer);
         conn.counted_as = Some(peer.ip());
         let connection = ConnectionId(self.conns.insert(conn));

@@ -96,6 +96,14 @@ pub struct EndpointConfig {
     /// Time a graceful [`shutdown`](super::Endpoint::shutdown) waits for the connections to
     /// finish what they carry before closing them. Default 5 s.
     pub shutdown_grace: Duration,
+    /// Bytes all the endpoint's sessions together may have received beyond the first gap of
+    /// their incoming messages (data that arrived ahead of bytes still missing); each session
+    /// also has its own bound, [`Limits::max_gap_bytes`](crate::Limits::max_gap_bytes), and
+    /// counts what it does there. A chunk that would go past either gets 413 (RFC 4975 §10.5)
+    /// and its message is dropped; a message gives its bytes back when its gap fills or it
+    /// ends. Many peers that each stay within their sessions' bound thus cannot, together,
+    /// make the application hold more than this. Default 64 MiB.
+    pub max_gap_bytes: u64,
 }
 
 impl Default for EndpointConfig {
@@ -109,6 +117,7 @@ impl Default for EndpointConfig {
             unused_connection_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(5),
+            max_gap_bytes: 64 << 20,
         }
     }
 }

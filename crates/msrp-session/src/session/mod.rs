@@ -39,6 +39,7 @@ use msrp_wire::{
 use crate::config::{Chunking, FromPathCheck, Random, SessionConfig};
 use crate::event::{ConnectionEvent, Event, FailedBy, SessionFailure};
 use crate::frames::{received_tid, write_traced};
+use crate::gaps::GapBudget;
 use crate::message::OutgoingMessage;
 use crate::{MessageHandle, MessageId, Role, SessionKey};
 
@@ -56,6 +57,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) control: &'a mut BytesMut,
     /// Scratch space, shared by the sessions of a connection.
     pub(crate) work: &'a mut Vec<u8>,
+    /// The budget of bytes beyond gaps that the connection's sessions share with others.
+    pub(crate) gaps: Option<&'a GapBudget>,
 }
 
 impl Ctx<'_> {
@@ -320,6 +323,12 @@ impl Session {
     /// [`Limits::max_buffered_bytes`](crate::Limits::max_buffered_bytes)).
     pub fn buffered_bytes(&self) -> usize {
         self.receiving.as_ref().map_or(0, |r| r.buffered())
+    }
+
+    /// Bytes received beyond the first gap of incoming messages delivered in pieces (bounded
+    /// by [`Limits::max_gap_bytes`](crate::Limits::max_gap_bytes)).
+    pub fn gap_bytes(&self) -> u64 {
+        self.receiving.as_ref().map_or(0, |r| r.gap_bytes())
     }
 
     /// The session's configuration and template, lent to the state of sending or receiving.

@@ -11,14 +11,16 @@ use msrp_wire::{
     encode_response,
 };
 
-use super::report::{report_success, send_report};
+use super::report::{report_failure, report_success, send_report};
 use super::{Ctx, Env, PathHeader, media_type, reply_to};
 use crate::FormatEntry;
 use crate::config::SessionConfig;
 use crate::event::{Event, IncomingFailure, Message, MessageData, MessageEnd, MessageStart};
 use crate::frames::write_traced;
+use crate::gaps::{GapBudget, GapCharge};
 use crate::hash::{FastMap, FastSet};
 use crate::ranges::RangeSet;
+use crate::sink::BodySink;
 use crate::timer::Timers;
 use crate::{IncomingKey, MessageId};
 
@@ -31,6 +33,8 @@ enum Delivery {
     Whole(Vec<u8>),
     /// As data events at their offsets.
     Pieces,
+    /// To the application's sink, at their offsets.
+    Sink(Box<dyn BodySink>),
 }
 
 /// A message being received.
@@ -48,6 +52,37 @@ pub(super) struct Incoming {
     pub(super) deadline: Instant,
     /// Whether `total` was set by the chunk that ended with `$`, rather than announced.
     final_total: bool,
+    /// The bytes received beyond its first gap, as counted against the limits (only for
+    /// delivery in pieces).
+    gap: GapCharge,
+}
+
+impl Incoming {
+    /// Counts what the message holds beyond its first gap now, against the session's limit
+    /// (`limit`, with `session_held` held by all of its messages) and the shared `budget`.
+    /// `false`, changing nothing, when that would go past either.
+    #[inline]
+    fn count_gap(
+        &mut self,
+        session_held: &mut u64,
+        limit: u64,
+        budget: Option<&GapBudget>,
+    ) -> bool {
+        let held = self.received.beyond_gap();
+        let before = self.gap.bytes();
+        if held == before {
+            return true;
+        }
+        let others = *session_held - before;
+        // RFC 4975 §7.3.1: "The receiver forms a virtual buffer to receive the message, keeping
+        // track of which bytes have been received and which are missing." What arrives beyond
+        // a missing byte is bounded, per session and per endpoint.
+        if others.saturating_add(held) > limit || !self.gap.set(held, budget) {
+            return false;
+        }
+        *session_held = others + held;
+        true
+    }
 }
 
 /// Where the body of a SEND being received goes.
@@ -264,6 +299,8 @@ pub(super) struct Receiving {
     pub(super) incomplete_timers: Timers<u64>,
     /// Bytes held for messages delivered whole.
     buffered: usize,
+    /// Bytes received beyond the first gap of messages delivered in pieces.
+    gap_bytes: u64,
     pub(super) refused: VecDeque<MessageId>,
     /// Keyed 64-bit digests of the Message-IDs of completed messages, and their order.
     pub(super) completed: FastSet<u64>,
@@ -281,6 +318,12 @@ impl Receiving {
     #[inline]
     pub(super) fn buffered(&self) -> usize {
         self.buffered
+    }
+
+    /// Bytes received beyond the first gap of messages delivered in pieces.
+    #[inline]
+    pub(super) fn gap_bytes(&self) -> u64 {
+        self.gap_bytes
     }
 
     /// Whether the message `message_id`, of digest `digest`, is being received.
@@ -367,6 +410,7 @@ impl Receiving {
             let len = body.as_ref().map_or(0, Bytes::len);
             if start == 0
                 && len <= limits.deliver_whole_up_to
+                && env.config.sink.is_none()
                 && !self.incoming.contains_key(&digest)
             {
                 ctx.emit(Event::Message(Message {
@@ -417,22 +461,48 @@ impl Receiving {
             }
             let key = *next_key;
             *next_key += 1;
+            let announce = || MessageStart {
+                key: IncomingKey(key),
+                message_id,
+                head: head.clone(),
+                total,
+            };
+            let mut taken = None;
+            if let Some(sink) = env.config.sink.as_mut() {
+                let announced = announce();
+                match sink.start(&announced) {
+                    Ok(body) => taken = body.map(|body| (body, announced)),
+                    Err(code) => {
+                        // RFC 4975 §7.1.4: "If an MSRP endpoint receives a SEND request that it
+                        // cannot process for some reason, and the Failure-Report header field
+                        // either was not present in the original request or had a value of
+                        // "yes", it SHOULD simply include the appropriate error code in the
+                        // transaction response." Its later chunks get 413 (RFC 4975 §10.5).
+                        let code = if code.is_success() {
+                            StatusCode::MESSAGE_TOO_LARGE
+                        } else {
+                            code
+                        };
+                        self.remember_refused(&message_id);
+                        return refuse(ctx, env.template, head, code, fr_mode);
+                    }
+                }
+            }
             let whole_size = total.filter(|&t| {
                 t <= limits.deliver_whole_up_to as u64
                     && self.buffered + t as usize <= limits.max_buffered_bytes
             });
-            let delivery = match whole_size {
-                Some(t) => {
+            let delivery = match (taken, whole_size) {
+                (Some((body, announced)), _) => {
+                    ctx.emit(Event::MessageStart(announced));
+                    Delivery::Sink(body)
+                }
+                (None, Some(t)) => {
                     self.buffered += t as usize;
                     Delivery::Whole(vec![0; t as usize])
                 }
-                None => {
-                    ctx.emit(Event::MessageStart(MessageStart {
-                        key: IncomingKey(key),
-                        message_id,
-                        head: head.clone(),
-                        total,
-                    }));
+                (None, None) => {
+                    ctx.emit(Event::MessageStart(announce()));
                     Delivery::Pieces
                 }
             };
@@ -450,6 +520,7 @@ impl Receiving {
                     failure_report: fr_mode,
                     deadline,
                     final_total: false,
+                    gap: GapCharge::default(),
                 },
             );
             self.incomplete_timers.push(deadline, digest);
@@ -483,11 +554,12 @@ impl Receiving {
             return;
         };
         let mid = m.message_id;
+        let too_large = (StatusCode::MESSAGE_TOO_LARGE, IncomingFailure::TooLarge);
         let refusal = if end > limits.max_message_size {
-            Some(StatusCode::MESSAGE_TOO_LARGE)
+            Some(too_large)
         } else if m.final_total && m.total.is_some_and(|t| end > t) {
             // Data past the end that a `$` chunk set: the peer contradicts itself.
-            Some(StatusCode::BAD_REQUEST)
+            Some((StatusCode::BAD_REQUEST, IncomingFailure::TooLarge))
         } else {
             // RFC 4975 §7.3.1: the receiver "SHOULD determine the actual length of each chunk by
             // inspecting the payload itself", and the chunk with "$" defines the total: data
@@ -505,23 +577,44 @@ impl Receiving {
                 }
             }
             m.received.insert(start, end);
-            match &mut m.delivery {
-                // The later chunk takes precedence (RFC 4975 §7.3.1).
-                Delivery::Whole(buf) => buf[start as usize..end as usize].copy_from_slice(&data),
-                Delivery::Pieces => ctx.emit(Event::MessageData(MessageData {
-                    key: IncomingKey(m.key),
-                    offset: start,
-                    data,
-                })),
+            if m.received.pieces() > limits.max_ranges {
+                Some(too_large)
+            } else {
+                match &mut m.delivery {
+                    // The later chunk takes precedence (RFC 4975 §7.3.1).
+                    Delivery::Whole(buf) => {
+                        buf[start as usize..end as usize].copy_from_slice(&data);
+                        None
+                    }
+                    Delivery::Pieces => {
+                        if m.count_gap(&mut self.gap_bytes, limits.max_gap_bytes, ctx.gaps) {
+                            ctx.emit(Event::MessageData(MessageData {
+                                key: IncomingKey(m.key),
+                                offset: start,
+                                data,
+                            }));
+                            None
+                        } else {
+                            // RFC 4975 §10.5: "A 413 response indicates that the receiver
+                            // wishes the sender to stop sending the particular message."
+                            Some(too_large)
+                        }
+                    }
+                    Delivery::Sink(body) => match body.write_at(start, &data) {
+                        Ok(()) => None,
+                        // RFC 4975 §7.1.4: "it SHOULD simply include the appropriate error
+                        // code in the transaction response": this chunk is not answered yet.
+                        Err(_) => Some((StatusCode::MESSAGE_TOO_LARGE, IncomingFailure::Sink)),
+                    },
+                }
             }
-            (m.received.pieces() > limits.max_ranges).then_some(StatusCode::MESSAGE_TOO_LARGE)
         };
-        let Some(code) = refusal else {
+        let Some((code, why)) = refusal else {
             return;
         };
         let head = m.head.clone();
         let respond_now = failure_report != FailureReport::No && !answered;
-        self.refuse_message(ctx, &mid, digest);
+        self.refuse_message(ctx, &mid, digest, why);
         if respond_now {
             respond(ctx, env.template, &head, code);
         }
@@ -559,6 +652,10 @@ impl Receiving {
                 m.total = Some(offset);
                 // Whatever arrived beyond the end is not part of the message.
                 m.received.truncate(offset);
+                if matches!(m.delivery, Delivery::Pieces) {
+                    // Less is held beyond the gap now: counting it gives some back.
+                    m.count_gap(&mut self.gap_bytes, u64::MAX, None);
+                }
             }
             m.final_total = true;
         }
@@ -566,31 +663,72 @@ impl Receiving {
         if !complete {
             return;
         }
-        let Some(m) = self.incoming.remove(&digest) else {
+        let Some(m) = self.remove(digest) else {
             return;
         };
-        if let Delivery::Whole(buf) = &m.delivery {
-            self.buffered -= buf.len();
-        }
-        self.remember_completed(digest, env.config.limits.remembered_message_ids);
         let message_id = &m.message_id;
         let total = m.total.unwrap_or_default();
-        match m.delivery {
-            Delivery::Whole(buf) => ctx.emit(Event::Message(Message {
-                message_id: *message_id,
-                head: m.head.clone(),
-                body: Bytes::from(buf),
-            })),
-            Delivery::Pieces => ctx.emit(Event::MessageEnd(MessageEnd {
-                key: IncomingKey(m.key),
-                result: Ok(total),
-            })),
+        let key = IncomingKey(m.key);
+        let stored = match m.delivery {
+            Delivery::Whole(buf) => {
+                ctx.emit(Event::Message(Message {
+                    message_id: *message_id,
+                    head: m.head.clone(),
+                    body: Bytes::from(buf),
+                }));
+                true
+            }
+            Delivery::Pieces => {
+                ctx.emit(Event::MessageEnd(MessageEnd {
+                    key,
+                    result: Ok(total),
+                }));
+                true
+            }
+            Delivery::Sink(body) => {
+                let stored = body.finish(Ok(total)).is_ok();
+                let result = if stored {
+                    Ok(total)
+                } else {
+                    Err(IncomingFailure::Sink)
+                };
+                ctx.emit(Event::MessageEnd(MessageEnd { key, result }));
+                stored
+            }
+        };
+        if !stored {
+            // The last chunk was acknowledged before the sink failed to finish the message.
+            // RFC 4975 §7.1.4: "it MAY send a 200 OK response to the request, and then send a
+            // failure REPORT request when the error is detected."
+            self.remember_refused(message_id);
+            if m.failure_report != FailureReport::No {
+                let range = ByteRange {
+                    start: 1,
+                    end: Some(total),
+                    total: Some(total),
+                };
+                let code = StatusCode::MESSAGE_TOO_LARGE;
+                report_failure(ctx, env, &m.head, message_id, range, code);
+            }
+            return;
         }
+        self.remember_completed(digest, env.config.limits.remembered_message_ids);
         if m.success_report {
             if let Ok(Some(from_path)) = m.head.from_path() {
                 report_success(ctx, env, PathHeader::List(from_path), message_id, total);
             }
         }
+    }
+
+    /// Removes a message being received from the tables, with what it counted.
+    fn remove(&mut self, digest: u64) -> Option<Incoming> {
+        let m = self.incoming.remove(&digest)?;
+        if let Delivery::Whole(buf) = &m.delivery {
+            self.buffered -= buf.len();
+        }
+        // Its charge against the shared budget is given back when it is dropped.
+        self.gap_bytes -= m.gap.bytes();
+        Some(m)
     }
 
     /// Remembers a completed message by the digest of its Message-ID, forgetting the oldest
@@ -628,34 +766,49 @@ impl Receiving {
         digest: u64,
         fr: FailureReport,
     ) -> Route {
-        self.refuse_message(ctx, message_id, digest);
+        self.refuse_message(ctx, message_id, digest, IncomingFailure::TooLarge);
         refuse(ctx, template, head, StatusCode::MESSAGE_TOO_LARGE, fr)
     }
 
-    /// Remembers a refused Message-ID so that its later chunks are refused too, and drops what
-    /// was received of it.
-    fn refuse_message(&mut self, ctx: &mut Ctx<'_>, message_id: &MessageId, digest: u64) {
+    /// Remembers a refused Message-ID so that its later chunks are refused too.
+    fn remember_refused(&mut self, message_id: &MessageId) {
         if !self.refused.contains(message_id) {
             if self.refused.len() == REFUSED_MEMORY {
                 self.refused.pop_front();
             }
             self.refused.push_back(*message_id);
         }
-        self.drop_incoming(ctx, digest, IncomingFailure::TooLarge);
+    }
+
+    /// Refuses the rest of a message, and drops what was received of it.
+    fn refuse_message(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        message_id: &MessageId,
+        digest: u64,
+        why: IncomingFailure,
+    ) {
+        self.remember_refused(message_id);
+        self.drop_incoming(ctx, digest, why);
     }
 
     /// Drops what was received of a message, and tells the application why when it had
     /// announced the message.
     pub(super) fn drop_incoming(&mut self, ctx: &mut Ctx<'_>, digest: u64, why: IncomingFailure) {
-        if let Some(m) = self.incoming.remove(&digest) {
-            match m.delivery {
-                Delivery::Whole(buf) => self.buffered -= buf.len(),
-                Delivery::Pieces => ctx.emit(Event::MessageEnd(MessageEnd {
-                    key: IncomingKey(m.key),
-                    result: Err(why),
-                })),
-            }
+        let Some(m) = self.remove(digest) else {
+            return;
+        };
+        let key = IncomingKey(m.key);
+        match m.delivery {
+            Delivery::Whole(_) => return,
+            Delivery::Pieces => {}
+            // The sink has its own error, if it returns one: the message is over either way.
+            Delivery::Sink(body) => drop(body.finish(Err(why))),
         }
+        ctx.emit(Event::MessageEnd(MessageEnd {
+            key,
+            result: Err(why),
+        }));
     }
 
     /// Ends every message being received, in the order of their Message-IDs: the session has

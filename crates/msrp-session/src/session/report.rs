@@ -52,6 +52,24 @@ pub(super) fn send_report(
     });
 }
 
+/// Sends a failure REPORT with `status` about the bytes `byte_range` of a message being
+/// received to the From-Path of its latest chunk, `head` (RFC 4975 §7.1.4: "Construction of
+/// failure REPORT requests is identical to that for success REPORT requests, except the Status
+/// header field code field MUST contain the appropriate error code").
+pub(super) fn report_failure(
+    ctx: &mut Ctx<'_>,
+    env: Env<'_>,
+    head: &Head,
+    message_id: &MessageId,
+    byte_range: ByteRange,
+    status: StatusCode,
+) {
+    if let Ok(Some(from_path)) = head.from_path() {
+        let to = PathHeader::List(from_path);
+        send_report(ctx, env, to, message_id, byte_range, status);
+    }
+}
+
 impl Sending {
     /// Handles a REPORT about a message this session sent: a success REPORT confirms a range
     /// of it, a failure REPORT fails it. Returns the status when the session fails with it.

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use msrp_wire::{ByteRange, FailureReport, StatusCode};
 
 use super::receive::Receiving;
-use super::report::send_report;
+use super::report::report_failure;
 use super::send::Sending;
-use super::{Ctx, Env, PathHeader, Session};
+use super::{Ctx, Env, Session};
 use crate::event::{FailedBy, Failure, IncomingFailure, SessionFailure};
 use crate::hash::FastSet;
 use crate::timer::Timers;
@@ -192,11 +192,8 @@ impl Receiving {
             let report = m.failure_report != FailureReport::No;
             self.drop_incoming(ctx, digest, IncomingFailure::TimedOut);
             if report {
-                if let Ok(Some(from_path)) = head.from_path() {
-                    let to = PathHeader::List(from_path);
-                    let status = StatusCode::REQUEST_TIMEOUT;
-                    send_report(ctx, env.reborrow(), to, &mid, range, status);
-                }
+                let status = StatusCode::REQUEST_TIMEOUT;
+                report_failure(ctx, env.reborrow(), &head, &mid, range, status);
             }
         }
     }

@@ -11,6 +11,7 @@ use msrp_session::{
     Connection, ConnectionConfig, ConnectionEvent, Event, IncomingKey, MessageHandle, Outcome,
     Session, SessionConfig, SessionKey,
 };
+use msrp_wire::{Decoder, Flag, Frame, HeadWriter, TransactionId, end_line};
 
 /// A small deterministic generator (xorshift64*).
 #[derive(Clone, Debug)]
@@ -51,6 +52,75 @@ impl Rng {
 pub const ALICE: &str = "msrp://alice.example.com:7654/iau39soe2843z;tcp";
 pub const BOB: &str = "msrp://bob.example.com:8888/9di4eae923wzd;tcp";
 
+/// A SEND chunk as a peer writes it, by hand: from Alice to Bob unless told otherwise.
+#[derive(Clone, Copy, Debug)]
+pub struct RawChunk<'a> {
+    pub to: &'a str,
+    pub from: &'a str,
+    pub tid: &'a str,
+    pub message_id: &'a str,
+    /// Where the body starts in the message, from zero.
+    pub offset: usize,
+    /// The total its Byte-Range announces, `*` when `None`.
+    pub total: Option<usize>,
+    pub flag: Flag,
+    /// Whether the Byte-Range states its range-end rather than `*`.
+    pub stated_end: bool,
+    /// A Failure-Report header, when there is one.
+    pub failure_report: Option<&'a str>,
+}
+
+impl<'a> RawChunk<'a> {
+    /// A chunk of message `message_id` at offset zero, ending the message, with no total.
+    pub fn new(tid: &'a str, message_id: &'a str) -> Self {
+        Self {
+            to: BOB,
+            from: ALICE,
+            tid,
+            message_id,
+            offset: 0,
+            total: None,
+            flag: Flag::End,
+            stated_end: false,
+            failure_report: None,
+        }
+    }
+
+    /// The chunk's bytes, carrying `body`.
+    pub fn encode(&self, body: &[u8]) -> Vec<u8> {
+        let tid = TransactionId::new(self.tid).unwrap();
+        let mut out = Vec::new();
+        let mut w = HeadWriter::request(&mut out, &tid, "SEND").unwrap();
+        let end = if self.stated_end {
+            (self.offset + body.len()).to_string()
+        } else {
+            "*".into()
+        };
+        let total = self.total.map_or("*".to_owned(), |t| t.to_string());
+        w.header("To-Path", self.to).unwrap();
+        w.header("From-Path", self.from).unwrap();
+        w.header("Message-ID", self.message_id).unwrap();
+        if let Some(mode) = self.failure_report {
+            w.header("Failure-Report", mode).unwrap();
+        }
+        w.header("Byte-Range", &format!("{}-{end}/{total}", self.offset + 1))
+            .unwrap();
+        w.header("Content-Type", "application/octet-stream")
+            .unwrap();
+        w.body_follows().unwrap();
+        out.extend_from_slice(body);
+        end_line(&mut out, &tid, self.flag);
+        out
+    }
+}
+
+/// The frames in bytes a side wrote.
+pub fn frames(bytes: &[u8]) -> Vec<Frame> {
+    let mut decoder = Decoder::new();
+    decoder.push(bytes);
+    std::iter::from_fn(|| decoder.decode().unwrap()).collect()
+}
+
 pub fn config(local: &str, peer: &str, seed: u64) -> SessionConfig {
     let mut rng = Rng::new(seed);
     SessionConfig::new(
@@ -74,21 +144,27 @@ pub struct Seen {
     /// Messages being reassembled: key -> (Message-ID, bytes by offset).
     open: HashMap<IncomingKey, (String, BTreeMap<u64, Bytes>)>,
     pub starts: usize,
+    /// Messages delivered whole, and data events.
+    pub whole: usize,
+    pub data_events: usize,
 }
 
 impl Seen {
     pub fn take(&mut self, event: ConnectionEvent) {
         match event {
             ConnectionEvent::Session(_, e) => match e {
-                Event::Message(m) => self
-                    .received
-                    .push((m.message_id.to_string(), m.body.to_vec())),
+                Event::Message(m) => {
+                    self.whole += 1;
+                    self.received
+                        .push((m.message_id.to_string(), m.body.to_vec()));
+                }
                 Event::MessageStart(s) => {
                     self.starts += 1;
                     self.open
                         .insert(s.key, (s.message_id.to_string(), BTreeMap::new()));
                 }
                 Event::MessageData(d) => {
+                    self.data_events += 1;
                     let (_, parts) = self.open.get_mut(&d.key).expect("data after start");
                     parts.insert(d.offset, d.data);
                 }

@@ -9,9 +9,9 @@ mod net;
 use std::time::Duration;
 
 use msrp_session::{
-    AcceptError, Action, ConnectionError, EndpointConfig, EndpointEvent, Event, FailedBy,
-    MessageRef, OpenError, OutgoingMessage, PeerCheck, Role, SessionFailure, SessionId,
-    SessionSpec, fingerprint_of,
+    AcceptError, Action, ConnectionError, ConnectionId, EndpointConfig, EndpointEvent, Event,
+    FailedBy, IncomingFailure, MessageRef, OpenError, OutgoingMessage, PeerCheck, Role,
+    SessionFailure, SessionId, SessionSpec, fingerprint_of,
 };
 use msrp_wire::StatusCode;
 
@@ -922,5 +922,86 @@ fn a_transfer_that_keeps_moving_never_times_out_and_a_stopped_peer_fails_it_in_t
     assert_eq!(
         failed_by(&events, MessageRef::new(1)),
         Some(FailedBy::ConnectionLost)
+    );
+}
+
+/// Feeds Bob (node 1) on `conn` a chunk from `alice1` of `len` bytes at offset 1000 of a message
+/// whose first 1000 bytes never come; returns the status codes of Bob's answers.
+fn gapped(
+    net: &mut Net,
+    to: &str,
+    conn: ConnectionId,
+    tid: &str,
+    mid: &str,
+    len: usize,
+) -> Vec<StatusCode> {
+    let now = net.now;
+    let from = uri(ALICE_ADDR, "alice1");
+    let chunk = common::RawChunk {
+        to,
+        from: &from,
+        offset: 1000,
+        total: Some(1 << 20),
+        flag: msrp_wire::Flag::Continued,
+        ..common::RawChunk::new(tid, mid)
+    };
+    net.ep(1)
+        .handle_input(now, conn, &chunk.encode(&vec![b'x'; len]));
+    let out = net.output(1, conn);
+    common::frames(&out)
+        .iter()
+        .filter_map(|f| f.status_code())
+        .collect()
+}
+
+#[test]
+fn the_sessions_of_an_endpoint_share_one_bound_on_bytes_beyond_gaps() {
+    let mut net = Net::new();
+    net.node(ALICE_ADDR, EndpointConfig::default());
+    let mut config = EndpointConfig::default();
+    config.max_gap_bytes = 15_000;
+    net.node(BOB_ADDR, config);
+    let now = net.now;
+    let a = uri(ALICE_ADDR, "alice1");
+    let (b1, b2) = (uri(BOB_ADDR, "bob1"), uri(BOB_ADDR, "bob2"));
+    // Each session alone would let 16 MiB through beyond gaps (its default limit).
+    let first = net.ep(1).open_session(now, passive(&b1, &a, 2)).unwrap();
+    let second = net.ep(1).open_session(now, passive(&b2, &a, 3)).unwrap();
+    let (c1, c2) = (net.accept_raw(1, None), net.accept_raw(1, None));
+    let ok = [StatusCode::OK];
+    assert_eq!(gapped(&mut net, &b1, c1, "tx-one", "msg-1", 10_000), ok);
+    assert_eq!(gapped(&mut net, &b2, c2, "tx-two", "msg-2", 5_000), ok);
+    assert_eq!(net.ep(1).gap_bytes(), 15_000);
+    // One byte more, on either session, takes the endpoint past its bound: RFC 4975 §10.5, "A
+    // 413 response indicates that the receiver wishes the sender to stop sending the
+    // particular message."
+    let too_large = [StatusCode::MESSAGE_TOO_LARGE];
+    assert_eq!(gapped(&mut net, &b2, c2, "tx-three", "msg-3", 1), too_large);
+    assert_eq!(gapped(&mut net, &b1, c1, "tx-four", "msg-4", 1), too_large);
+    assert_eq!(net.ep(1).gap_bytes(), 15_000);
+    let given_up: Vec<SessionId> = net
+        .events(1)
+        .iter()
+        .filter_map(|e| match e {
+            EndpointEvent::Session(s, Event::MessageEnd(end))
+                if end.result == Err(IncomingFailure::TooLarge) =>
+            {
+                Some(*s)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(given_up, [second, first]);
+    // The first session's connection goes: its message ends and gives its bytes back, so the
+    // same size fits now.
+    net.ep(1).handle_lost(now, c1);
+    assert_eq!(net.ep(1).gap_bytes(), 5_000);
+    assert_eq!(gapped(&mut net, &b2, c2, "tx-five", "msg-5", 10_000), ok);
+    assert_eq!(net.ep(1).gap_bytes(), 15_000);
+    net.ep(1).finish(now);
+    assert_eq!(
+        net.ep(1).gap_bytes(),
+        0,
+        "an endpoint that shut down holds nothing"
     );
 }
