@@ -124,27 +124,11 @@ impl Route {
 
     /// The same route, for a body that must not be delivered again.
     #[inline]
-    fn delivered(self) -> Self {
-        match self {
-            Route::Deliver {
-                message_id,
-                digest,
-                from_expected,
-                offset,
-                failure_report,
-                answered,
-                ..
-            } => Route::Deliver {
-                message_id,
-                digest,
-                from_expected,
-                offset,
-                failure_report,
-                answered,
-                done: true,
-            },
-            Route::Discard => Route::Discard,
+    fn delivered(mut self) -> Self {
+        if let Route::Deliver { done, .. } = &mut self {
+            *done = true;
         }
+        self
     }
 
     /// Moves the route past `len` body bytes, and returns where they lie in the message, from

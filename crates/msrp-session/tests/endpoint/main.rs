@@ -32,6 +32,20 @@ fn passive(local: &str, peer: &str, seed: u64) -> SessionSpec {
     SessionSpec::new(common::config(local, peer, seed), Role::Passive)
 }
 
+/// A SEND as a peer writes it: a whole message of `body`, or a bodiless SEND when it is empty.
+fn raw_send(tid: &str, to: &str, from: &str, body: &str) -> String {
+    let head =
+        format!("MSRP {tid} SEND\r\nTo-Path: {to}\r\nFrom-Path: {from}\r\nMessage-ID: msg1\r\n");
+    if body.is_empty() {
+        format!("{head}Byte-Range: 1-0/0\r\n-------{tid}$\r\n")
+    } else {
+        let n = body.len();
+        format!(
+            "{head}Byte-Range: 1-{n}/{n}\r\nContent-Type: text/plain\r\n\r\n{body}\r\n-------{tid}$\r\n"
+        )
+    }
+}
+
 fn text(s: &'static str) -> OutgoingMessage {
     OutgoingMessage::new("text/plain", s)
 }
@@ -214,10 +228,11 @@ fn a_raw_request_for_an_unknown_session_is_answered_481_and_the_connection_stays
         .open_session(now, passive(&b, &uri(ALICE_ADDR, "alice1"), 2))
         .unwrap();
     let conn = net.accept_raw(1, None);
-    let request = format!(
-        "MSRP tid1 SEND\r\nTo-Path: {}\r\nFrom-Path: {}\r\nMessage-ID: msg1\r\nByte-Range: 1-2/2\r\nContent-Type: text/plain\r\n\r\nhi\r\n-------tid1$\r\n",
-        uri(BOB_ADDR, "unknown"),
-        uri(ALICE_ADDR, "alice1"),
+    let request = raw_send(
+        "tid1",
+        &uri(BOB_ADDR, "unknown"),
+        &uri(ALICE_ADDR, "alice1"),
+        "hi",
     );
     net.ep(1).handle_input(now, conn, request.as_bytes());
     let out = String::from_utf8(net.output(1, conn)).unwrap();
@@ -423,9 +438,7 @@ fn a_wrong_client_certificate_tears_the_session_down() {
     net.ep(1)
         .send(now, bob, MessageRef::new(5), text("for alice only"));
     let conn = net.accept_raw(1, Some(b"mallory's certificate"));
-    let request = format!(
-        "MSRP tid1 SEND\r\nTo-Path: {b}\r\nFrom-Path: {a}\r\nMessage-ID: msg1\r\nByte-Range: 1-0/0\r\n-------tid1$\r\n"
-    );
+    let request = raw_send("tid1", &b, &a, "");
     net.ep(1).handle_input(now, conn, request.as_bytes());
     net.run();
     let events = net.events(1);
@@ -624,9 +637,7 @@ fn a_framing_error_closes_the_connection_and_fails_its_sessions() {
     let b = uri(BOB_ADDR, "bob1");
     let bob = net.ep(1).open_session(now, passive(&b, &a, 2)).unwrap();
     let conn = net.accept_raw(1, None);
-    let request = format!(
-        "MSRP tid1 SEND\r\nTo-Path: {b}\r\nFrom-Path: {a}\r\nMessage-ID: msg1\r\nByte-Range: 1-0/0\r\n-------tid1$\r\n"
-    );
+    let request = raw_send("tid1", &b, &a, "");
     net.ep(1).handle_input(now, conn, request.as_bytes());
     net.ep(1).handle_input(now, conn, b"this is not MSRP\r\n");
     net.run();
@@ -694,9 +705,7 @@ fn the_connection_limit_holds_for_incoming_and_outgoing_connections() {
         .open_session(now, passive(&local, &peer, 3))
         .unwrap();
     let conn = net.accept_raw(0, None);
-    let request = format!(
-        "MSRP tid1 SEND\r\nTo-Path: {local}\r\nFrom-Path: {peer}\r\nMessage-ID: msg1\r\nByte-Range: 1-0/0\r\n-------tid1$\r\n"
-    );
+    let request = raw_send("tid1", &local, &peer, "");
     net.ep(0).handle_input(now, conn, request.as_bytes());
     net.ep(0)
         .open_session(now, active(&uri(ALICE_ADDR, "a1"), &uri(BOB_ADDR, "b1"), 1))
@@ -770,9 +779,7 @@ fn nothing_is_read_before_a_connection_is_established() {
         .handle_accept(now, "192.0.2.9:5000".parse().unwrap())
         .unwrap();
     assert!(!net.ep(1).wants_read(conn));
-    let request = format!(
-        "MSRP tid1 SEND\r\nTo-Path: {b}\r\nFrom-Path: {a}\r\nMessage-ID: msg1\r\nByte-Range: 1-0/0\r\n-------tid1$\r\n"
-    );
+    let request = raw_send("tid1", &b, &a, "");
     // Dropped: the endpoint does not know yet who the peer is (nor its certificate).
     net.ep(1).handle_input(now, conn, request.as_bytes());
     let read = net.ep(1).fill(now, conn, 64, |_| -> Result<usize, ()> {
@@ -804,9 +811,7 @@ fn a_request_naming_the_session_id_at_another_uri_gets_481_and_binds_nothing() {
     .enumerate()
     {
         let conn = net.accept_raw(1, None);
-        let request = format!(
-            "MSRP evil{n} SEND\r\nTo-Path: {to}\r\nFrom-Path: {a}\r\nMessage-ID: msg1\r\nByte-Range: 1-2/2\r\nContent-Type: text/plain\r\n\r\nhi\r\n-------evil{n}$\r\n"
-        );
+        let request = raw_send(&format!("evil{n}"), to, &a, "hi");
         net.ep(1).handle_input(now, conn, request.as_bytes());
         let out = String::from_utf8(net.output(1, conn)).unwrap();
         assert!(out.starts_with(&format!("MSRP evil{n} 481")), "{to}: {out}");
@@ -842,9 +847,7 @@ fn a_flood_of_idle_connections_gives_way_to_newcomers_and_each_address_has_a_lim
     let legit = net.ep(0).handle_accept(now, from(1, 1000)).unwrap();
     net.ep(0)
         .handle_established(now, legit, from(1, 1000), None);
-    let request = format!(
-        "MSRP tid1 SEND\r\nTo-Path: {b}\r\nFrom-Path: {a}\r\nMessage-ID: msg1\r\nByte-Range: 1-0/0\r\n-------tid1$\r\n"
-    );
+    let request = raw_send("tid1", &b, &a, "");
     net.ep(0).handle_input(now, legit, request.as_bytes());
     assert_eq!(net.ep(0).connection_of(bob), Some(legit));
     // An attacker opens idle connections from one address: the third is its last.
