@@ -88,9 +88,9 @@ impl Incoming {
 /// Where the body of a SEND being received goes.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Route {
-    /// Into the incoming message `message_id`, at `offset` (from zero) for the next byte.
+    /// Into the incoming message whose Message-ID has the digest `digest`, at `offset` (from
+    /// zero) for the next byte.
     Deliver {
-        message_id: MessageId,
         /// The keyed digest of the Message-ID, which the message is found by.
         digest: u64,
         /// Whether the From-Path is the peer's path as the session writes it, so that the
@@ -112,7 +112,6 @@ impl Route {
     #[inline]
     pub(super) fn deliver(chunk: &Chunk<'_>, digest: u64) -> Self {
         Route::Deliver {
-            message_id: chunk.message_id,
             digest,
             from_expected: matches!(chunk.from_path, PathHeader::Expected),
             offset: chunk.start,

@@ -438,7 +438,7 @@ fn a_wrong_client_certificate_tears_the_session_down() {
     net.ep(1)
         .send(now, bob, MessageRef::new(5), text("for alice only"));
     let conn = net.accept_raw(1, Some(b"mallory's certificate"));
-    let request = raw_send("tid1", &b, &a, "");
+    let request = raw_send("tid1", b, a, "");
     net.ep(1).handle_input(now, conn, request.as_bytes());
     net.run();
     let events = net.events(1);
