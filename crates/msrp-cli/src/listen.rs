@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::Failure;
 use crate::store::{Folder, Stored, read_back};
-use crate::util::{Hasher, InOrder, USAGE, is_text_type, out_line};
+use crate::util::{Hasher, InOrder, NOT_DELIVERED, RelayArgs, USAGE, is_text_type, out_line};
 
 /// Arguments of `msrp listen`.
 #[derive(Debug, clap::Args)]
@@ -54,6 +54,10 @@ pub(crate) struct Args {
     /// Show at most this many bytes of each text message.
     #[arg(long, default_value_t = 4096, value_name = "BYTES")]
     show: usize,
+    /// Receive through a relay: the first line printed is then the whole path a peer sends
+    /// to, the relay's URI first.
+    #[command(flatten)]
+    relay: RelayArgs,
 }
 
 /// A message being received in pieces, or into a file.
@@ -199,7 +203,9 @@ fn open(
     // Saved messages are written in place as their chunks arrive: one that comes out of order
     // or with a gap holds no memory.
     config.sink = folder.map(|f| Box::new(f.sink(args.show)) as _);
-    let mut spec = SessionSpec::new(config, Role::Passive);
+    let mut spec = args
+        .relay
+        .apply(SessionSpec::new(config, Role::Passive), None)?;
     if let Some(fp) = &args.peer_fingerprint {
         let fp = Fingerprint::parse(fp)
             .ok_or_else(|| Failure::new(USAGE, format!("invalid --peer-fingerprint {fp:?}")))?;
@@ -212,6 +218,26 @@ fn open(
         )
     })?;
     Ok(())
+}
+
+/// Waits for the relay to grant the session its path, and returns it.
+fn granted_path(endpoint: &Endpoint) -> Result<String, Failure> {
+    let mut closed = None;
+    while let Some(event) = endpoint.events().recv() {
+        match event {
+            EndpointEvent::Authenticated { path, .. } => return Ok(path.to_string()),
+            EndpointEvent::ConnectionClosed { error, .. } => closed = Some(error.to_string()),
+            EndpointEvent::Session(_, Event::SessionFailed(why)) => {
+                let why = closed.unwrap_or_else(|| why.to_string());
+                return Err(Failure::new(
+                    NOT_DELIVERED,
+                    format!("the relay did not take the session: {why}"),
+                ));
+            }
+            _ => {}
+        }
+    }
+    Err(Failure::new(NOT_DELIVERED, "the endpoint stopped"))
 }
 
 /// Runs `msrp listen`.
@@ -240,7 +266,13 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     let uri = format!("{scheme}://{addr}/{session_id};tcp");
     let folder = args.out.as_deref().map(Folder::new);
     open(&endpoint, args, &uri, folder.as_ref())?;
-    out_line(&uri)?;
+    // Through a relay, peers send to the path it granted.
+    let first_line = if args.relay.is_set() {
+        granted_path(&endpoint)?
+    } else {
+        uri.clone()
+    };
+    out_line(&first_line)?;
     let mut listener = Listener {
         args,
         received: 0,
@@ -334,6 +366,18 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
                         r.status
                     );
                 }
+            }
+            EndpointEvent::Authenticated { path, .. } => {
+                // A renewal may grant another path; the one printed stays valid while the
+                // relay keeps it.
+                listener.event(json!({"event": "path", "path": path.to_string()}))?;
+            }
+            EndpointEvent::Session(_, Event::SessionFailed(why)) if args.relay.is_set() => {
+                // The path printed led through the relay, which no longer takes it.
+                return Err(Failure::new(
+                    NOT_DELIVERED,
+                    format!("the session through the relay ended: {why}"),
+                ));
             }
             EndpointEvent::Session(_, Event::SessionFailed(why)) => {
                 receiving.clear();

@@ -8,17 +8,17 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use msrp_mio_transport::{
-    Endpoint, EndpointConfig, EndpointEvent, FileSource, PeerVerification, Role, SessionSpec,
-    secure_random,
+    Endpoint, EndpointConfig, EndpointEvent, FileSource, PeerVerification, Role, SessionId,
+    SessionSpec, secure_random,
 };
 use msrp_sdp::Fingerprint;
 use msrp_session::{BodySource, Chunking, Event, OutgoingMessage, SessionConfig};
-use msrp_uri::MsrpUri;
+use msrp_uri::{MsrpUri, Path};
 use msrp_wire::FailureReport;
 use serde_json::json;
 
 use crate::Failure;
-use crate::util::{NOT_DELIVERED, USAGE, guess_content_type, out_line};
+use crate::util::{NOT_DELIVERED, RelayArgs, USAGE, guess_content_type, out_line};
 
 /// The report modes of `--failure-report`.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -31,8 +31,9 @@ enum FailureMode {
 /// Arguments of `msrp send`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The URI to send to, as `msrp listen` prints it.
-    #[arg(long, value_name = "URI")]
+    /// The path to send to, as `msrp listen` prints it: one URI, or several separated by
+    /// spaces (relays first, the listener last).
+    #[arg(long, value_name = "PATH")]
     to: String,
     /// Send this text.
     #[arg(long, conflicts_with = "file")]
@@ -67,6 +68,10 @@ pub(crate) struct Args {
     /// Print the outcome as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Send through our own relay first; --chunk-size, when given, also sets the chunk size
+    /// toward it (8192 bytes by default, which Kamailio's relay passes).
+    #[command(flatten)]
+    relay: RelayArgs,
 }
 
 /// A body source that counts what has been read, for the progress bar.
@@ -105,18 +110,37 @@ fn usage(message: String) -> Failure {
     Failure::new(USAGE, message)
 }
 
+/// Why `session` failed, when the endpoint says so among its next events.
+fn session_failure(endpoint: &Endpoint, session: SessionId) -> Option<String> {
+    while let Some(event) = endpoint.events().recv_timeout(Duration::from_secs(1)) {
+        if let EndpointEvent::Session(s, Event::SessionFailed(why)) = event {
+            if s == session {
+                return Some(why.to_string());
+            }
+        }
+    }
+    None
+}
+
 /// Runs `msrp send`.
 pub(crate) fn run(args: &Args) -> Result<(), Failure> {
-    let to: MsrpUri = args
+    let to: Path = args
         .to
         .parse()
         .map_err(|e| usage(format!("invalid --to URI {:?}: {e}", args.to)))?;
-    let secure = to.scheme().is_secure();
+    // The first hop is whom the connection goes to, and whose certificate --fingerprint names;
+    // through --relay, the relay's is checked instead.
+    let secure = !args.relay.is_set() && to.first().scheme().is_secure();
+    if args.relay.is_set() && args.fingerprint.is_some() {
+        return Err(usage(
+            "--fingerprint checks a peer reached directly; a relay's is --relay-fingerprint".into(),
+        ));
+    }
     let from = match &args.from {
         Some(from) => from.clone(),
         None => format!(
             "{}://localhost:2855/{};tcp",
-            to.scheme().as_str(),
+            to.last().scheme().as_str(),
             msrp_uri::generate_session_id(secure_random())
         ),
     };
@@ -129,7 +153,7 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         ])),
         (None, true) => {
             return Err(usage(
-                "an msrps URI needs --fingerprint (the listener prints it)".into(),
+                "an msrps first hop needs --fingerprint (the listener prints it)".into(),
             ));
         }
         (None, false) => None,
@@ -198,7 +222,7 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     }
 
     let timeout = Duration::from_secs(args.timeout.max(1));
-    let mut config = SessionConfig::new(from, to.clone().into(), secure_random());
+    let mut config = SessionConfig::new(from, to.clone(), secure_random());
     config.transaction_timeout = timeout;
     config.success_report_timeout = timeout;
     if args.chunk_size > 0 {
@@ -209,7 +233,10 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     endpoint_config.endpoint.write_timeout = timeout;
     let endpoint = Endpoint::start(endpoint_config)
         .map_err(|e| Failure::new(NOT_DELIVERED, format!("cannot start: {e}")))?;
-    let mut spec = SessionSpec::new(config, Role::Active);
+    let chunk = (args.chunk_size > 0).then_some(args.chunk_size);
+    let mut spec = args
+        .relay
+        .apply(SessionSpec::new(config, Role::Active), chunk)?;
     if let Some(v) = verification {
         spec = spec.peer_check(v);
     }
@@ -271,11 +298,17 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
                     None => f.to_string(),
                 });
             }
-            EndpointEvent::Refused { message, error, .. } if message == handle => {
-                break Err(match &ended {
-                    Some(e) => e.clone(),
-                    None => format!("refused: {error}"),
-                });
+            EndpointEvent::Refused {
+                session: refused,
+                message,
+                error,
+            } if message == handle => {
+                // A session that failed before sending anything (its relay refused it, say)
+                // says why right after.
+                let why = ended
+                    .clone()
+                    .or_else(|| session_failure(&endpoint, refused));
+                break Err(why.unwrap_or_else(|| format!("refused: {error}")));
             }
             // A connection's end comes before the session failures it causes, and says more.
             EndpointEvent::ConnectionClosed { error, .. } => ended = Some(error.to_string()),

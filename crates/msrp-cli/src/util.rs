@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::Path;
 
+use msrp_mio_transport::{Credentials, PeerVerification, Relay, SessionSpec};
+use msrp_sdp::Fingerprint;
 use sha2::{Digest, Sha256};
 
 use crate::Failure;
@@ -12,6 +14,70 @@ use crate::Failure;
 pub(crate) const NOT_DELIVERED: u8 = 1;
 /// Exit status for wrong arguments (as clap uses).
 pub(crate) const USAGE: u8 = 2;
+
+/// How `listen` and `send` go through a relay (RFC 4976).
+#[derive(Debug, clap::Args)]
+pub(crate) struct RelayArgs {
+    /// Go through this relay, authenticating to it first (RFC 4976 AUTH). An `msrp:` URI is
+    /// reached over plain TCP, for tests and trusted networks; an `msrps:` one over TLS, whose
+    /// certificate --relay-fingerprint names.
+    #[arg(long, value_name = "URI")]
+    relay: Option<String>,
+    /// User name for the relay's digest challenges.
+    #[arg(long, requires_all = ["relay", "password"], value_name = "NAME")]
+    user: Option<String>,
+    /// Password for the relay's digest challenges.
+    #[arg(long, requires_all = ["relay", "user"], value_name = "PASSWORD")]
+    password: Option<String>,
+    /// The certificate fingerprint of an msrps relay (`sha-256 AB:CD:…`).
+    #[arg(long, requires = "relay", value_name = "FINGERPRINT")]
+    relay_fingerprint: Option<String>,
+}
+
+impl RelayArgs {
+    /// Whether a relay was given.
+    pub(crate) fn is_set(&self) -> bool {
+        self.relay.is_some()
+    }
+
+    /// Puts a session through the relay, when one was given, with chunks of at most
+    /// `max_chunk` bytes toward it when that is given (the relay's default otherwise).
+    pub(crate) fn apply(
+        &self,
+        mut spec: SessionSpec,
+        max_chunk: Option<usize>,
+    ) -> Result<SessionSpec, Failure> {
+        let Some(uri) = &self.relay else {
+            return Ok(spec);
+        };
+        let uri: msrp_uri::MsrpUri = uri
+            .parse()
+            .map_err(|e| Failure::new(USAGE, format!("invalid --relay URI {uri:?}: {e}")))?;
+        let secure = uri.scheme().is_secure();
+        let mut relay = Relay::new(uri);
+        if let (Some(user), Some(password)) = (&self.user, &self.password) {
+            relay = relay.credentials(Credentials::new(user, password));
+        }
+        if let Some(n) = max_chunk {
+            relay = relay.max_chunk(n);
+        }
+        spec = spec.through(vec![relay]);
+        match (&self.relay_fingerprint, secure) {
+            (Some(fp), true) => {
+                let fp = Fingerprint::parse(fp).ok_or_else(|| {
+                    Failure::new(USAGE, format!("invalid --relay-fingerprint {fp:?}"))
+                })?;
+                Ok(spec.peer_check(PeerVerification::Fingerprints(vec![fp])))
+            }
+            (None, true) => Err(Failure::new(
+                USAGE,
+                "an msrps relay needs --relay-fingerprint",
+            )),
+            // An msrp: relay URI given on the command line is the explicit choice of plain TCP.
+            (_, false) => Ok(spec.allow_plain_relay()),
+        }
+    }
+}
 
 /// Lower-case hex of bytes.
 pub(crate) fn hex(bytes: &[u8]) -> String {

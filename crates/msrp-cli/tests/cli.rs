@@ -1,115 +1,12 @@
 //! `msrp listen`, `send`, `demo` and `sdp`, run as the built binary over loopback.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn msrp() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_msrp"))
-}
-
-/// A running `msrp listen`, killed when dropped.
-struct Listener {
-    child: Child,
-    uri: String,
-    fingerprint: Option<String>,
-    lines: std::sync::mpsc::Receiver<String>,
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Listener {
-    fn start(args: &[&str]) -> Listener {
-        let mut child = msrp()
-            .arg("listen")
-            .arg("--json")
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("run msrp listen");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let uri = lines
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the URI line");
-        let mut listener = Listener {
-            child,
-            uri,
-            fingerprint: None,
-            lines,
-        };
-        if args.contains(&"--tls") {
-            let event = listener.next_event();
-            listener.fingerprint = event["fingerprint"].as_str().map(str::to_owned);
-        }
-        listener
-    }
-
-    fn next_event(&self) -> Value {
-        let line = self
-            .lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("a JSON line from msrp listen");
-        serde_json::from_str(&line).expect("JSON")
-    }
-
-    /// The next event named `name`.
-    fn event(&self, name: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            assert!(Instant::now() < deadline, "no {name} event");
-            let e = self.next_event();
-            if e["event"] == name {
-                return e;
-            }
-        }
-    }
-}
-
-fn send(uri: &str, args: &[&str]) -> Output {
-    msrp()
-        .arg("send")
-        .arg("--to")
-        .arg(uri)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run msrp send")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn temp_file(name: &str, data: &[u8]) -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("msrp-cli-{}-{name}", std::process::id()));
-    std::fs::write(&path, data).unwrap();
-    path
-}
+mod common;
+use common::{Listener, TempDir, msrp, send, sha256_hex, stderr, temp_file};
 
 #[test]
 fn text_and_empty_message() {
@@ -486,28 +383,6 @@ impl Drop for RawPeer {
     fn drop(&mut self) {
         // The reading thread holds a clone of the socket: shut it down rather than wait.
         let _ = self.stream.shutdown(std::net::Shutdown::Both);
-    }
-}
-
-/// A folder of its own under the temporary directory, removed when dropped.
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("msrp-cli-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn arg(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -86,8 +86,8 @@ pub use endpoint::Endpoint;
 pub use file::FileSource;
 /// The sans-IO endpoint's names, specs and errors, as this crate's API uses them.
 pub use msrp_session::{
-    ConnectionError, ConnectionId, MessageRef, OpenError, PeerCheck, Role, SessionId, SessionSpec,
-    fingerprint_of, matches_fingerprint,
+    ConnectionError, ConnectionId, Credentials, MessageRef, OpenError, PeerCheck, Relay,
+    RelayError, Role, SessionId, SessionSpec, fingerprint_of, matches_fingerprint,
 };
 pub use tls::{Identity, PeerVerification, TlsError, secure_random};
 

@@ -5,7 +5,9 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use msrp_uri::FramePaths;
-use msrp_wire::{FailureReport, Flag, Frame, Head, Item, Method, StatusCode, StreamDecoder};
+use msrp_wire::{
+    FailureReport, Flag, Frame, Head, Item, Method, StatusCode, StreamDecoder, TransactionId,
+};
 
 use crate::config::{Chunking, ConnectionConfig};
 use crate::event::{ConnectionEvent, FailedBy, SessionFailure};
@@ -180,6 +182,9 @@ pub struct Connection {
     released: bool,
     /// The budget of bytes beyond gaps its sessions share with other connections, if any.
     gaps: Option<GapBudget>,
+    /// The transaction ids of requests written with [`Connection::send_request`] that await
+    /// their responses.
+    own: Vec<TransactionId>,
 }
 
 impl core::fmt::Debug for Connection {
@@ -218,6 +223,7 @@ impl Connection {
             last_output: None,
             released: true,
             gaps: None,
+            own: Vec::new(),
         }
     }
 
@@ -323,6 +329,14 @@ impl Connection {
             .flatten()
     }
 
+    /// The session of a key, to change what it sends along (its path through relays).
+    pub(crate) fn session_mut(&mut self, key: SessionKey) -> Option<&mut Session> {
+        let slot = self.slots.get_mut(key.index as usize)?;
+        (slot.generation == key.generation)
+            .then_some(slot.session.as_deref_mut())
+            .flatten()
+    }
+
     /// The key of the attached session with this session-id.
     pub fn session_key(&self, session_id: &str) -> Option<SessionKey> {
         let index = *self.by_id.get(session_id)?;
@@ -411,6 +425,22 @@ impl Connection {
         if self.session(key).is_some() {
             self.with_session(key.index, |s, ctx| s.close(ctx));
         }
+    }
+
+    /// Writes a request that belongs to no session (an AUTH to a relay, RFC 4976 §5.1), whole
+    /// as `frame` with transaction id `tid`, ahead of any chunk; its response comes back as
+    /// [`ConnectionEvent::Response`] instead of going to a session. A request whose response
+    /// never comes is forgotten with [`forget_request`](Self::forget_request).
+    pub fn send_request(&mut self, tid: TransactionId, frame: &[u8]) {
+        crate::frames::trace_sent(frame);
+        self.control.extend_from_slice(frame);
+        self.own.push(tid);
+    }
+
+    /// Stops waiting for the response to a request written with
+    /// [`send_request`](Self::send_request).
+    pub fn forget_request(&mut self, tid: &TransactionId) {
+        self.own.retain(|t| t != tid);
     }
 
     // ---------------------------------------------------------------------------------------
@@ -589,6 +619,16 @@ impl Connection {
     /// Routes a frame or a streamed head.
     fn incoming(&mut self, now: Instant, item: Held) {
         crate::frames::trace_received(item.head());
+        if !self.own.is_empty() && !item.head().is_request() {
+            let tid = item.head().transaction_id();
+            if let Some(at) = self.own.iter().position(|t| t.as_str() == tid) {
+                self.own.swap_remove(at);
+                let head = item.head().clone();
+                self.discard(item);
+                self.events.push_back(ConnectionEvent::Response(head));
+                return;
+            }
+        }
         match self.dispatch(now, item) {
             Routed::Session => {}
             Routed::Unknown(item)

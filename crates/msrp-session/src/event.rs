@@ -5,6 +5,7 @@ use core::fmt;
 use bytes::Bytes;
 use msrp_wire::{Head, StatusCode};
 
+use crate::relay::RelayError;
 use crate::{IncomingKey, MessageHandle, MessageId, SessionKey};
 
 /// Something a session has to tell the application.
@@ -202,6 +203,8 @@ pub enum SessionFailure {
     FrameTimeout,
     /// A frame's head took longer than the head timeout to arrive.
     HeadTimeout,
+    /// A relay the session goes through did not grant or renew its path (RFC 4976 §5.1).
+    Relay(RelayError),
 }
 
 impl fmt::Display for SessionFailure {
@@ -213,6 +216,7 @@ impl fmt::Display for SessionFailure {
             Self::Framing(e) => write!(f, "framing error: {e}"),
             Self::FrameTimeout => f.write_str("incomplete frame timed out"),
             Self::HeadTimeout => f.write_str("a frame's head took too long to arrive"),
+            Self::Relay(e) => e.fmt(f),
         }
     }
 }
@@ -221,6 +225,7 @@ impl std::error::Error for SessionFailure {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Framing(e) => Some(e),
+            Self::Relay(e) => Some(e),
             _ => None,
         }
     }
@@ -249,4 +254,7 @@ pub enum ConnectionEvent {
     /// The connection cannot carry on (framing error, frame timeout); it should be closed.
     /// Every session on it has failed.
     Failed(SessionFailure),
+    /// The response to a request written with
+    /// [`Connection::send_request`](crate::Connection::send_request).
+    Response(Head),
 }

@@ -135,6 +135,7 @@ mod hash;
 mod ids;
 mod message;
 mod ranges;
+mod relay;
 mod session;
 mod sink;
 mod timer;
@@ -156,6 +157,7 @@ pub use ids::{IncomingKey, MessageHandle, SessionKey};
 pub use message::{Body, BodySource, OutgoingMessage};
 pub use msrp_sdp::{Fingerprint, FormatEntry, Role};
 pub use msrp_wire::MessageId;
+pub use relay::{Credentials, DEFAULT_RELAY_CHUNK, Relay, RelayError, RelayErrorKind};
 pub use session::{ConfigError, SendError, Session};
 pub use sink::{BodySink, IncomingSink};
 

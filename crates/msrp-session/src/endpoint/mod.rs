@@ -1,6 +1,7 @@
 //! The endpoint: the sessions and connections of one MSRP endpoint, and every decision about
 //! them that does not need a socket.
 
+mod relay;
 mod slab;
 mod types;
 
@@ -9,10 +10,13 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+use msrp_wire::TransactionId;
+
 use bytes::Bytes;
 use msrp_wire::StatusCode;
 
 use crate::certificate::matches_fingerprint;
+use crate::config::Chunking;
 use crate::connection::{Connection, InsertError};
 use crate::event::{ConnectionEvent, Event, SessionFailure};
 use crate::gaps::GapBudget;
@@ -21,6 +25,7 @@ use crate::message::OutgoingMessage;
 use crate::session::{SendError, Session};
 use crate::{MessageHandle, Role, SessionKey};
 
+use relay::RelayState;
 use slab::Slab;
 use types::UNBOUND_FAILURE;
 pub use types::{
@@ -32,6 +37,9 @@ pub use types::{
 enum Place {
     /// A passive session waiting for its peer to connect and name it.
     Waiting(Box<Session>),
+    /// Authenticating to its relays over the connection to the first one: it is attached
+    /// when they have granted it a path.
+    Authenticating(Box<Session>),
     /// Attached to a connection (which may still be being set up).
     Bound {
         connection: ConnectionId,
@@ -45,8 +53,11 @@ struct SessionEntry {
     check: PeerCheck,
     /// The caller's names for the messages sent, by the session's handles, until their outcomes.
     refs: FastMap<MessageHandle, MessageRef>,
-    /// Messages sent before a passive session was bound.
+    /// Messages sent before the session was bound (a passive one, or one authenticating to
+    /// its relays).
     queued: Vec<(MessageRef, OutgoingMessage)>,
+    /// Its relays, and the state of its AUTH exchanges with them.
+    relay: Option<Box<RelayState>>,
 }
 
 /// Who the far end of an outgoing connection is, for reuse (RFC 4975 §5.4: "one associated
@@ -92,6 +103,8 @@ struct Conn {
     certificate: Option<Box<[u8]>>,
     reuse: Option<PeerKey>,
     sessions: FastMap<SessionKey, SessionId>,
+    /// Sessions authenticating to their relays over this connection, not attached yet.
+    authenticating: Vec<SessionId>,
     deadline: Option<(Instant, Deadline)>,
     /// The connection's own next timeout, as of the last time its timers were looked at.
     timer: Option<Instant>,
@@ -121,6 +134,7 @@ impl Conn {
             certificate: None,
             reuse: None,
             sessions: FastMap::default(),
+            authenticating: Vec::new(),
             deadline: Some((deadline, Deadline::Setup)),
             timer: None,
             armed: None,
@@ -236,6 +250,11 @@ pub struct Endpoint {
     shutdown: Option<Instant>,
     /// The bytes beyond gaps that all its sessions share ([`EndpointConfig::max_gap_bytes`]).
     gaps: GapBudget,
+    /// Sessions by the transaction ids of their AUTH requests awaiting responses.
+    auth_tids: HashMap<TransactionId, SessionId>,
+    /// When sessions' AUTH exchanges time out or are due for renewal, with the epoch of their
+    /// relay state that set each; entries of older epochs are dropped as they come up.
+    relay_timers: BinaryHeap<Reverse<(Instant, SessionId, u64)>>,
 }
 
 impl core::fmt::Debug for Endpoint {
@@ -265,6 +284,8 @@ impl Endpoint {
             stale: Vec::new(),
             shutdown: None,
             gaps: GapBudget::new(config.max_gap_bytes),
+            auth_tids: HashMap::new(),
+            relay_timers: BinaryHeap::new(),
         }
     }
 
@@ -297,18 +318,48 @@ impl Endpoint {
             return Err(OpenError::Shutdown);
         }
         let SessionSpec {
-            config,
+            mut config,
             connect_to,
             peer_check,
             reuse_connection,
+            relays,
+            plain_relay,
         } = spec;
-        let first_hop = config.peer_path.first().clone();
-        let secure = first_hop.scheme().is_secure() || config.local_uri.scheme().is_secure();
-        let active = config.role == Role::Active;
+        let relayed = !relays.is_empty();
+        let (first_hop, secure) = match relays.first() {
+            Some(relay) => (relay.uri.clone(), relay.uri.scheme().is_secure()),
+            None => {
+                let first = config.peer_path.first().clone();
+                let secure = first.scheme().is_secure() || config.local_uri.scheme().is_secure();
+                (first, secure)
+            }
+        };
+        // A session through relays connects to the first one, whatever its role.
+        let connects = relayed || config.role == Role::Active;
         // RFC 4975 §14.4: the active endpoint is the TLS client, and "the certificate presented
-        // during the TLS handshake needs to match the fingerprint exchanged via the SDP".
-        if secure && active && peer_check == PeerCheck::None {
+        // during the TLS handshake needs to match the fingerprint exchanged via the SDP". RFC
+        // 4976 §5.1: "The client can authenticate its first relay by looking at the relay's
+        // TLS certificate."
+        if secure && connects && peer_check == PeerCheck::None {
             return Err(OpenError::NoPeerCheck);
+        }
+        if relayed {
+            // RFC 4976 §3: "Clients that use a relay operate by first opening a TLS connection
+            // with a relay"; plain TCP only when asked for.
+            if !secure && !plain_relay {
+                return Err(OpenError::PlainRelay);
+            }
+            // Relays cap the frames they pass: chunks toward them are no larger than the
+            // smallest cap of the path.
+            let cap = relays
+                .iter()
+                .map(|r| r.max_chunk)
+                .min()
+                .unwrap_or(usize::MAX);
+            config.chunking = match config.chunking {
+                Chunking::Fixed(n) => Chunking::Fixed(n.min(cap)),
+                _ => Chunking::Fixed(cap),
+            };
         }
         let session = Box::new(Session::new(config)?);
         if self.by_session_id.contains_key(session.session_id()) {
@@ -321,8 +372,9 @@ impl Endpoint {
             check: peer_check,
             refs: FastMap::default(),
             queued: Vec::new(),
+            relay: None,
         };
-        if !active {
+        if !connects {
             let id = SessionId(self.sessions.insert(entry));
             self.by_session_id.insert(session_id, id);
             return Ok(id);
@@ -355,6 +407,9 @@ impl Endpoint {
                 self.connect(now, key, target)?
             }
         };
+        if relayed {
+            return Ok(self.start_relayed(now, entry, connection, relays));
+        }
         let Place::Waiting(session) = entry.place else {
             unreachable!("a new session waits");
         };
@@ -407,7 +462,7 @@ impl Endpoint {
             return;
         };
         let (connection, key) = match entry.place {
-            Place::Waiting(_) => {
+            Place::Waiting(_) | Place::Authenticating(_) => {
                 entry.queued.push((message, outgoing));
                 return;
             }
@@ -437,7 +492,7 @@ impl Endpoint {
             return;
         };
         match entry.place {
-            Place::Waiting(_) => {
+            Place::Waiting(_) | Place::Authenticating(_) => {
                 if let Some(at) = entry.queued.iter().position(|(m, _)| *m == message) {
                     entry.queued.remove(at);
                     self.events.push_back(EndpointEvent::Refused {
@@ -470,7 +525,7 @@ impl Endpoint {
             return;
         };
         match entry.place {
-            Place::Waiting(_) => self.fail_waiting(session),
+            Place::Waiting(_) | Place::Authenticating(_) => self.fail_waiting(session),
             Place::Bound { connection, key } => {
                 if let Some(conn) = self.conns.get_mut(connection.0) {
                     conn.msrp.close_session(key);
@@ -496,7 +551,7 @@ impl Endpoint {
     pub fn connection_of(&self, session: SessionId) -> Option<ConnectionId> {
         match self.sessions.get(session.0)?.place {
             Place::Bound { connection, .. } => Some(connection),
-            Place::Waiting(_) => None,
+            Place::Waiting(_) | Place::Authenticating(_) => None,
         }
     }
 
@@ -507,10 +562,16 @@ impl Endpoint {
 
     /// Fails a session that never got a connection, with the messages queued for it.
     fn fail_waiting(&mut self, session: SessionId) {
+        self.fail_unbound(session, UNBOUND_FAILURE);
+    }
+
+    /// Fails a session that is not attached to a connection, with the messages queued for it.
+    fn fail_unbound(&mut self, session: SessionId, why: SessionFailure) {
         let Some(entry) = self.sessions.remove(session.0) else {
             return;
         };
         self.by_session_id.remove(&entry.session_id);
+        self.release_relay(session, entry.relay.as_deref());
         for (message, _) in entry.queued {
             self.events.push_back(EndpointEvent::Refused {
                 session,
@@ -518,15 +579,14 @@ impl Endpoint {
                 error: SendError::SessionFailed,
             });
         }
-        self.events.push_back(EndpointEvent::Session(
-            session,
-            Event::SessionFailed(UNBOUND_FAILURE),
-        ));
+        self.events
+            .push_back(EndpointEvent::Session(session, Event::SessionFailed(why)));
     }
 
     fn forget(&mut self, session: SessionId) {
         if let Some(entry) = self.sessions.remove(session.0) {
             self.by_session_id.remove(&entry.session_id);
+            self.release_relay(session, entry.relay.as_deref());
         }
     }
 
@@ -815,6 +875,7 @@ impl Endpoint {
                 } => {
                     self.bind(now, connection, &session_id, &to_path);
                 }
+                ConnectionEvent::Response(head) => self.auth_response(now, connection, &head),
                 ConnectionEvent::Failed(why) => {
                     conn.closing.get_or_insert(match why {
                         SessionFailure::Framing(e) => ConnectionError::Framing(e),
@@ -889,7 +950,8 @@ impl Endpoint {
     fn note_unused(&mut self, now: Instant, connection: ConnectionId) {
         let unused = self.config.unused_connection_timeout;
         if let Some(conn) = self.conns.get_mut(connection.0) {
-            if conn.sessions.is_empty() && conn.established && conn.deadline.is_none() {
+            let idle = conn.sessions.is_empty() && conn.authenticating.is_empty();
+            if idle && conn.established && conn.deadline.is_none() {
                 conn.deadline = Some((now + unused, Deadline::Unused));
             }
         }
@@ -971,10 +1033,25 @@ impl Endpoint {
                 return;
             }
         };
+        self.attached(session, connection, key);
+        if let Some(conn) = self.conns.get_mut(connection.0) {
+            conn.msrp.resume(now);
+        }
+    }
+
+    /// A session that was waiting is attached to an established connection as `key`: it is
+    /// [`Bound`](EndpointEvent::Bound) there, and what was sent to it meanwhile goes out.
+    fn attached(&mut self, session: SessionId, connection: ConnectionId, key: SessionKey) {
+        let (Some(entry), Some(conn)) = (
+            self.sessions.get_mut(session.0),
+            self.conns.get_mut(connection.0),
+        ) else {
+            return;
+        };
         entry.place = Place::Bound { connection, key };
         conn.sessions.insert(key, session);
         conn.bound_once = true;
-        // The first request arrived: the setup deadline is met.
+        // The connection is in use: its setup deadline is met, or it is no longer unused.
         conn.deadline = None;
         let peer = conn.peer.expect("an established connection knows its peer");
         for (message, outgoing) in core::mem::take(&mut entry.queued) {
@@ -994,7 +1071,6 @@ impl Endpoint {
             connection,
             peer,
         });
-        conn.msrp.resume(now);
     }
 
     /// Lets go of a connection: it says why, its sessions fail, and the I/O layer is told to
@@ -1017,6 +1093,7 @@ impl Endpoint {
             }
         }
         let mut sessions: Vec<SessionId> = conn.sessions.values().copied().collect();
+        sessions.extend_from_slice(&conn.authenticating);
         sessions.sort_unstable();
         if !sessions.is_empty() {
             self.events.push_back(EndpointEvent::ConnectionClosed {
@@ -1033,6 +1110,10 @@ impl Endpoint {
                     self.session_event(session, event);
                 }
             }
+        }
+        // Sessions still authenticating to their relays fail with what was queued for them.
+        for session in conn.authenticating {
+            self.fail_unbound(session, SessionFailure::ConnectionLost);
         }
         for session in sessions {
             self.forget(session);
@@ -1092,6 +1173,7 @@ impl Endpoint {
             .peek()
             .map(|Reverse((at, _))| *at)
             .into_iter()
+            .chain(self.relay_timers.peek().map(|Reverse((at, _, _))| *at))
             .chain(self.shutdown)
             .min()
     }
@@ -1140,6 +1222,7 @@ impl Endpoint {
                 self.touch(connection);
             }
         }
+        self.relay_timeouts(now);
         self.refresh_timers();
         if self.shutdown.is_some_and(|t| t <= now) {
             self.finish(now);

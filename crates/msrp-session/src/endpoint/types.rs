@@ -7,12 +7,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use msrp_uri::MsrpUri;
+use msrp_uri::{MsrpUri, Path};
 
 use crate::Fingerprint;
 use crate::Role;
 use crate::config::{ConnectionConfig, SessionConfig};
 use crate::event::{Event, Outcome, SessionFailure};
+use crate::relay::Relay;
 use crate::session::{ConfigError, SendError};
 
 /// Names a session of an endpoint. A name is never reused for a later session while the
@@ -199,6 +200,15 @@ pub struct SessionSpec {
     /// §5.4: "If the sender already has such a connection, that is, one associated with the
     /// same host, port, and URI scheme, then it SHOULD reuse that connection"). Default `true`.
     pub reuse_connection: bool,
+    /// The relays that act on this session's behalf, the one it connects to first (RFC 4976
+    /// §5.1). Empty (the default) for a direct session. With relays, the session connects to
+    /// the first one whatever its role (RFC 6135 §4.5: the UA "MUST always initiate a transport
+    /// connection towards the relay"), and [`connect_to`](Self::connect_to) and
+    /// [`peer_check`](Self::peer_check) are about that relay.
+    pub relays: Vec<Relay>,
+    /// Whether the first relay may be reached over plain TCP (an `msrp:` URI), for tests and
+    /// trusted networks; RFC 4976 §9.2 wants TLS. Default `false`.
+    pub plain_relay: bool,
 }
 
 impl SessionSpec {
@@ -211,7 +221,24 @@ impl SessionSpec {
             connect_to: None,
             peer_check: PeerCheck::None,
             reuse_connection: true,
+            relays: Vec::new(),
+            plain_relay: false,
         }
+    }
+
+    /// Goes through these relays, innermost (the one connected to) first: the session
+    /// authenticates to each (RFC 4976 §5.1), is told its path with
+    /// [`EndpointEvent::Authenticated`], and sends along their Use-Path.
+    pub fn through(mut self, relays: Vec<Relay>) -> Self {
+        self.relays = relays;
+        self
+    }
+
+    /// Lets the first relay be reached over plain TCP (an `msrp:` URI): for tests and trusted
+    /// networks only.
+    pub fn allow_plain_relay(mut self) -> Self {
+        self.plain_relay = true;
+        self
     }
 
     /// Opens a connection of its own rather than sharing one.
@@ -355,6 +382,9 @@ pub enum OpenError {
     TooManySessions,
     /// The endpoint is shutting down.
     Shutdown,
+    /// The first relay has an `msrp:` URI (plain TCP), which was not allowed
+    /// ([`SessionSpec::allow_plain_relay`]).
+    PlainRelay,
 }
 
 impl fmt::Display for OpenError {
@@ -369,6 +399,9 @@ impl fmt::Display for OpenError {
             Self::TooManyConnections => f.write_str("too many connections"),
             Self::TooManySessions => f.write_str("too many sessions on the connection"),
             Self::Shutdown => f.write_str("the endpoint is shutting down"),
+            Self::PlainRelay => {
+                f.write_str("the relay is reached over plain TCP, which was not allowed")
+            }
         }
     }
 }
@@ -454,6 +487,20 @@ pub enum EndpointEvent<E = ConnectionError> {
         /// The peer's address.
         peer: SocketAddr,
     },
+    /// A session that goes through relays has its path (RFC 4976 §5.1): every relay granted
+    /// it, or renewed it before it expired. `path` is what the peer sends to (the SDP
+    /// `a=path`): the relays' URIs, outermost first, then the session's own URI. A renewal
+    /// may grant other URIs than before: a peer told the old path still reaches the session
+    /// while the relays keep it. The session is [`Bound`](Self::Bound) after its first one.
+    Authenticated {
+        /// The session.
+        session: SessionId,
+        /// The path to advertise.
+        path: Path,
+        /// How long the relays keep it (the shortest `Expires` they granted), when they say.
+        /// The endpoint renews it before then.
+        expires: Option<Duration>,
+    },
     /// A connection that carried sessions is gone; each of them fails too (its messages in
     /// flight get their failed outcomes, then it reports [`Event::SessionFailed`]). This
     /// comes first, and says why.
@@ -494,6 +541,15 @@ impl<E> EndpointEvent<E> {
                 session,
                 message,
                 error,
+            },
+            Self::Authenticated {
+                session,
+                path,
+                expires,
+            } => EndpointEvent::Authenticated {
+                session,
+                path,
+                expires,
             },
             Self::Bound {
                 session,

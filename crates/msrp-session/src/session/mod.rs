@@ -30,7 +30,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use msrp_uri::MsrpUri;
+use msrp_uri::{MsrpUri, Path};
 use msrp_wire::{
     ByteRange, FailureReport, Flag, Frame, Head, HeadTemplate, HeaderName, MessageHeaders, Method,
     SendHead, StatusCode, SuccessReport, TransactionId, UriList,
@@ -261,6 +261,22 @@ impl Session {
             last_activity: None,
             config,
         })
+    }
+
+    /// Sends its requests along `to_path` from now on: the peer's path behind the Use-Path of
+    /// the session's relays (RFC 4976 §5.1: "the client takes the list of URIs in the Use-Path
+    /// header after the outermost authentication and appends the list of URIs provided in the
+    /// path attribute in the peer's session description").
+    pub(crate) fn set_to_path(&mut self, to_path: Path) -> Result<(), ConfigError> {
+        self.template = HeadTemplate::new(&to_path.to_string(), self.config.local_uri.as_str())
+            .map_err(|_| ConfigError::Path)?;
+        self.config.peer_path = to_path;
+        Ok(())
+    }
+
+    /// The session's source of random bytes.
+    pub(crate) fn random(&mut self) -> &mut dyn Random {
+        &mut *self.config.random
     }
 
     /// The session-id of the local URI, which routes requests to this session.

@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod net;
+mod relay;
 
 use std::time::Duration;
 

@@ -1,0 +1,240 @@
+//! What the black-box tests of `msrp` share: running the binary, a listener, temporary files.
+
+// Each test file uses its own part of these.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub fn msrp() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_msrp"))
+}
+
+/// A running `msrp listen`, killed when dropped.
+pub struct Listener {
+    pub child: Child,
+    pub uri: String,
+    pub fingerprint: Option<String>,
+    pub lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Listener {
+    pub fn start(args: &[&str]) -> Listener {
+        let mut child = msrp()
+            .arg("listen")
+            .arg("--json")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run msrp listen");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let uri = lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the URI line");
+        let mut listener = Listener {
+            child,
+            uri,
+            fingerprint: None,
+            lines,
+        };
+        if args.contains(&"--tls") {
+            let event = listener.next_event();
+            listener.fingerprint = event["fingerprint"].as_str().map(str::to_owned);
+        }
+        listener
+    }
+
+    pub fn next_event(&self) -> Value {
+        let line = self
+            .lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a JSON line from msrp listen");
+        serde_json::from_str(&line).expect("JSON")
+    }
+
+    /// The next event named `name`.
+    pub fn event(&self, name: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            assert!(Instant::now() < deadline, "no {name} event");
+            let e = self.next_event();
+            if e["event"] == name {
+                return e;
+            }
+        }
+    }
+}
+
+pub fn send(uri: &str, args: &[&str]) -> Output {
+    msrp()
+        .arg("send")
+        .arg("--to")
+        .arg(uri)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run msrp send")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+pub fn temp_file(name: &str, data: &[u8]) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("msrp-cli-{}-{name}", std::process::id()));
+    std::fs::write(&path, data).unwrap();
+    path
+}
+
+/// A folder of its own under the temporary directory, removed when dropped.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("msrp-cli-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn arg(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The Kamailio binary, if it is installed (Debian puts it in /usr/sbin).
+pub fn kamailio_binary() -> Option<PathBuf> {
+    ["/usr/sbin/kamailio", "/usr/local/sbin/kamailio"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .or_else(|| {
+            Command::new("kamailio")
+                .arg("-v")
+                .output()
+                .ok()
+                .map(|_| PathBuf::from("kamailio"))
+        })
+}
+
+/// `None` (with a line saying so) when Kamailio is not installed, outside CI.
+pub fn kamailio_or_skip() -> Option<PathBuf> {
+    let found = kamailio_binary();
+    if found.is_none() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("Kamailio is not installed: CI installs it to run these tests");
+        }
+        eprintln!("skipped: Kamailio is not installed (CI installs it and runs this test)");
+    }
+    found
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A running Kamailio relay, stopped (by its pid file) when dropped.
+pub struct Kamailio {
+    launcher: Child,
+    pid_file: PathBuf,
+    pub port: u16,
+    _dir: TempDir,
+}
+
+impl Kamailio {
+    pub fn start(binary: &Path, name: &str, defines: &[&str]) -> Kamailio {
+        let dir = TempDir::new(&format!("kamailio-{name}"));
+        let port = free_port();
+        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop/kamailio/relay.cfg");
+        let pid_file = dir.0.join("relay.pid");
+        let mut command = Command::new(binary);
+        command
+            .arg("-f")
+            .arg(&config)
+            .args(["-A", &format!("MSRP_PORT={port}")]);
+        for define in defines {
+            command.args(["-A", define]);
+        }
+        let launcher = command
+            .args(["-DD", "-E", "-Y"])
+            .arg(&dir.0)
+            .arg("-P")
+            .arg(&pid_file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run kamailio");
+        let relay = Kamailio {
+            launcher,
+            pid_file,
+            port,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
+            assert!(Instant::now() < deadline, "Kamailio did not listen in 10 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        relay
+    }
+
+    pub fn uri(&self) -> String {
+        format!("msrp://127.0.0.1:{};tcp", self.port)
+    }
+}
+
+impl Drop for Kamailio {
+    fn drop(&mut self) {
+        // The launcher's pid is not the relay's: the relay is the pid in the pid file.
+        if let Ok(pid) = std::fs::read_to_string(&self.pid_file) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Path::new(&format!("/proc/{}", pid.trim())).exists() && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let _ = self.launcher.kill();
+        let _ = self.launcher.wait();
+    }
+}

@@ -1,0 +1,297 @@
+//! HTTP Digest authentication (RFC 2617) as RFC 4976 §9.1 restricts it for AUTH requests.
+
+use core::fmt;
+use core::fmt::Write as _;
+
+use md5::{Digest, Md5};
+use msrp_wire::DigestParams;
+
+/// A user name and password that a client answers a relay's digest challenges with.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    username: String,
+    password: String,
+}
+
+impl Credentials {
+    /// Credentials of this user.
+    pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
+        Self {
+            username: username.into(),
+            password: password.into(),
+        }
+    }
+
+    /// The user name.
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The password never goes to a log.
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A digest challenge, from a `WWW-Authenticate` header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Challenge {
+    pub(crate) realm: String,
+    pub(crate) nonce: String,
+    opaque: Option<String>,
+    /// Whether the algorithm was named (it is then named back).
+    algorithm: bool,
+    /// The nonce of an earlier challenge ran out; the credentials were not refused.
+    pub(crate) stale: bool,
+}
+
+impl Challenge {
+    /// Reads a challenge, or says why it cannot be answered.
+    pub(crate) fn parse(params: &DigestParams<'_>) -> Result<Self, &'static str> {
+        let realm = params.get("realm").ok_or("the challenge has no realm")?;
+        let nonce = params.get("nonce").ok_or("the challenge has no nonce")?;
+        let algorithm = params.get("algorithm");
+        match algorithm {
+            None => {}
+            Some(a) if a.eq_ignore_ascii_case("MD5") => {}
+            // RFC 4976 §9.1: "MSRP relays MUST NOT send challenges indicating the MD5-sess
+            // algorithm."
+            Some(_) => return Err("the challenge names an algorithm other than MD5"),
+        }
+        // RFC 4976 §9.1: "Clients and relays MUST include a qop parameter in all
+        // "WWW-Authenticate" and "Authorization" headers", and "MSRP relays MUST NOT indicate
+        // a qop of auth-int in a challenge": only `auth` can be answered.
+        let qop = params.get("qop").ok_or("the challenge has no qop")?;
+        if !qop
+            .split(',')
+            .any(|q| q.trim().eq_ignore_ascii_case("auth"))
+        {
+            return Err("the challenge does not offer qop auth");
+        }
+        // RFC 4976 §9.1: the "domain" parameter: "clients MUST ignore it if present".
+        Ok(Self {
+            realm: realm.to_owned(),
+            nonce: nonce.to_owned(),
+            opaque: params.get("opaque").map(str::to_owned),
+            algorithm: algorithm.is_some(),
+            stale: params
+                .get("stale")
+                .is_some_and(|s| s.eq_ignore_ascii_case("true")),
+        })
+    }
+}
+
+/// MD5 of `parts` joined by colons, in lower-case hex.
+fn md5_hex(parts: &[&str]) -> String {
+    let mut hash = Md5::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            hash.update(b":");
+        }
+        hash.update(part.as_bytes());
+    }
+    let mut hex = String::with_capacity(32);
+    for byte in hash.finalize() {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
+}
+
+/// What one digest computation takes besides the credentials (RFC 2617 §3.2.2, with
+/// `qop=auth`).
+pub(crate) struct DigestInput<'a> {
+    pub(crate) realm: &'a str,
+    pub(crate) nonce: &'a str,
+    /// The method in A2; empty for the `rspauth` of Authentication-Info (RFC 2617 §3.2.3).
+    pub(crate) method: &'a str,
+    pub(crate) uri: &'a str,
+    pub(crate) nc: u32,
+    pub(crate) cnonce: &'a str,
+}
+
+/// The request-digest of RFC 2617 §3.2.2.1 with `qop=auth`:
+/// `KD(H(A1), nonce:nc:cnonce:qop:H(A2))`, `A1 = user:realm:password`, `A2 = method:uri`.
+pub(crate) fn digest(credentials: &Credentials, input: &DigestInput<'_>) -> String {
+    let ha1 = md5_hex(&[&credentials.username, input.realm, &credentials.password]);
+    let ha2 = md5_hex(&[input.method, input.uri]);
+    let nc = format!("{:08x}", input.nc);
+    md5_hex(&[&ha1, input.nonce, &nc, input.cnonce, "auth", &ha2])
+}
+
+/// Writes `value` as a quoted-string, escaping `"` and `\`.
+fn quoted(out: &mut String, value: &str) {
+    out.push('"');
+    for c in value.chars() {
+        if matches!(c, '"' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+}
+
+/// The value of an `Authorization` header that answers `challenge` for an AUTH whose To-Path
+/// ends with `uri`. RFC 4976 §9.1: "Clients MUST send cnonce and nonce-count parameters in all
+/// "Authorization" headers", qop unquoted there, and "the value of the uri parameter MUST be in
+/// quotes".
+pub(crate) fn authorization(
+    credentials: &Credentials,
+    challenge: &Challenge,
+    uri: &str,
+    nc: u32,
+    cnonce: &str,
+) -> String {
+    let response = digest(
+        credentials,
+        &DigestInput {
+            realm: &challenge.realm,
+            nonce: &challenge.nonce,
+            method: "AUTH",
+            uri,
+            nc,
+            cnonce,
+        },
+    );
+    let mut out = String::from("Digest username=");
+    quoted(&mut out, &credentials.username);
+    out.push_str(", realm=");
+    quoted(&mut out, &challenge.realm);
+    out.push_str(", nonce=");
+    quoted(&mut out, &challenge.nonce);
+    out.push_str(", uri=");
+    quoted(&mut out, uri);
+    let _ = write!(out, ", qop=auth, nc={nc:08x}, cnonce=");
+    quoted(&mut out, cnonce);
+    out.push_str(", response=");
+    quoted(&mut out, &response);
+    if let Some(opaque) = &challenge.opaque {
+        out.push_str(", opaque=");
+        quoted(&mut out, opaque);
+    }
+    if challenge.algorithm {
+        out.push_str(", algorithm=MD5");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use msrp_wire::Decoder;
+
+    fn head_of(frame: &[u8]) -> msrp_wire::Head {
+        let mut decoder = Decoder::new();
+        decoder.push(frame);
+        match decoder.decode() {
+            Ok(Some(frame)) => frame.head().clone(),
+            other => panic!("not a frame: {other:?}"),
+        }
+    }
+
+    /// RFC 2617 §3.5's example, which RFC 4976 §5.1 copies: the one digest whose password is
+    /// known.
+    #[test]
+    fn the_rfc_2617_example_gives_its_response() {
+        let credentials = Credentials::new("Mufasa", "Circle Of Life");
+        let input = DigestInput {
+            realm: "testrealm@host.com",
+            nonce: "dcd98b7102dd2f0e8b11d0f600bfb0c093",
+            method: "GET",
+            uri: "/dir/index.html",
+            nc: 1,
+            cnonce: "0a4f113b",
+        };
+        assert_eq!(
+            digest(&credentials, &input),
+            "6629fae49393a05397450978507c4ef1"
+        );
+    }
+
+    #[test]
+    fn a_challenge_from_the_rfc_is_answered_with_every_parameter() {
+        let head = head_of(include_bytes!(
+            "../../../../vectors/rfc4976-5.1-401-49fh.msrp"
+        ));
+        let params = head.www_authenticate().unwrap().unwrap();
+        let challenge = Challenge::parse(&params).unwrap();
+        assert_eq!(challenge.realm, "intra.example.com");
+        assert_eq!(challenge.nonce, "dcd98b7102dd2f0e8b11d0f600bfb0c093");
+        assert!(!challenge.stale);
+        let credentials = Credentials::new("Alice", "secret");
+        let uri = "msrps://alice@intra.example.com;tcp";
+        let value = authorization(&credentials, &challenge, uri, 1, "0a4f113b");
+        let expected = digest(
+            &credentials,
+            &DigestInput {
+                realm: "intra.example.com",
+                nonce: "dcd98b7102dd2f0e8b11d0f600bfb0c093",
+                method: "AUTH",
+                uri,
+                nc: 1,
+                cnonce: "0a4f113b",
+            },
+        );
+        assert_eq!(
+            value,
+            format!(
+                "Digest username=\"Alice\", realm=\"intra.example.com\", \
+                 nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", uri=\"{uri}\", qop=auth, \
+                 nc=00000001, cnonce=\"0a4f113b\", response=\"{expected}\""
+            )
+        );
+        // What we write, msrp-wire reads back as the same parameters.
+        let frame = format!(
+            "MSRP 49fi AUTH\r\nTo-Path: {uri}\r\nFrom-Path: msrps://alice.example.com:9892/98cjs;tcp\r\nAuthorization: {value}\r\n-------49fi$\r\n"
+        );
+        let head = head_of(frame.as_bytes());
+        let read = head.authorization().unwrap().unwrap();
+        assert_eq!(read.get("response"), Some(expected.as_str()));
+        assert_eq!(read.get("qop"), Some("auth"));
+        assert_eq!(read.get("nc"), Some("00000001"));
+        assert_eq!(read.get("uri"), Some(uri));
+    }
+
+    #[test]
+    fn challenges_that_cannot_be_answered_are_refused() {
+        let parse = |value: &str| {
+            let frame = format!(
+                "MSRP abcd 401 Unauthorized\r\nTo-Path: msrp://a.example.com:1/s;tcp\r\nFrom-Path: msrp://r.example.com:2;tcp\r\nWWW-Authenticate: {value}\r\n-------abcd$\r\n"
+            );
+            let head = head_of(frame.as_bytes());
+            let params = head.www_authenticate().unwrap().unwrap();
+            Challenge::parse(&params).map(|c| c.stale)
+        };
+        assert_eq!(
+            parse(r#"Digest realm="r", nonce="n", qop="auth""#),
+            Ok(false)
+        );
+        assert_eq!(
+            parse(r#"Digest realm="r", nonce="n", qop="auth-int,auth", stale=TRUE"#),
+            Ok(true)
+        );
+        assert!(parse(r#"Digest realm="r", nonce="n""#).is_err());
+        assert!(parse(r#"Digest realm="r", nonce="n", qop="auth-int""#).is_err());
+        assert!(parse(r#"Digest realm="r", nonce="n", qop="auth", algorithm=MD5-sess"#).is_err());
+        assert!(parse(r#"Digest nonce="n", qop="auth""#).is_err());
+        assert!(parse(r#"Digest realm="r", qop="auth""#).is_err());
+    }
+
+    #[test]
+    fn quotes_in_names_are_escaped() {
+        let challenge = Challenge {
+            realm: "r\"1".into(),
+            nonce: "n".into(),
+            opaque: Some("o".into()),
+            algorithm: true,
+            stale: false,
+        };
+        let value = authorization(&Credentials::new("a\\b", "p"), &challenge, "u", 2, "c");
+        assert!(value.starts_with(r#"Digest username="a\\b", realm="r\"1""#));
+        assert!(value.contains("nc=00000002"));
+        assert!(value.ends_with(r#", opaque="o", algorithm=MD5"#));
+    }
+}
