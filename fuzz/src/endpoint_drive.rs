@@ -1,7 +1,10 @@
 //! `endpoint_drive`: one [`Endpoint`] with passive and active sessions, driven by arbitrary
 //! operations: connections accepted (with or without a certificate), requests that name known
 //! and unknown sessions, raw bytes, output written, connections set up or lost, commands of the
-//! application, time passing, and a shutdown.
+//! application, time passing, and a shutdown. Sessions through a relay (RFC 4976) authenticate
+//! on a connection where the input answers their AUTH requests with any status and any of the
+//! relay headers (challenges, Use-Path, Expires bounds, Authentication-Info), well formed or
+//! not, and time runs their renewals and timeouts.
 //!
 //! Asserted: no panic; the connection limit and the bound on bytes beyond gaps hold; every
 //! action names a connection the endpoint had; every message the application sent gets at most
@@ -13,9 +16,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use msrp_session::{
-    Action, ConnectionId, Endpoint, EndpointConfig, EndpointEvent, MessageRef, OutgoingMessage,
-    PeerCheck, Role, SessionConfig, SessionId, SessionSpec, fingerprint_of,
+    Action, ConnectionId, Credentials, Endpoint, EndpointConfig, EndpointEvent, MessageRef,
+    OutgoingMessage, PeerCheck, Relay, Role, SessionConfig, SessionId, SessionSpec, fingerprint_of,
 };
+use msrp_wire::{Decoder, Method};
 
 /// Session-ids of the passive sessions, and of requests naming no session.
 const IDS: [&str; 4] = [
@@ -89,6 +93,69 @@ fn request(input: &mut Input<'_>) -> Vec<u8> {
     out
 }
 
+/// The headers a relay's response to an AUTH may carry, well formed or not.
+const RELAY_HEADERS: [&str; 12] = [
+    "WWW-Authenticate: Digest realm=\"r\", nonce=\"n1\", qop=\"auth\"\r\n",
+    "WWW-Authenticate: Digest realm=\"r\", nonce=\"n2\", qop=\"auth\", stale=true\r\n",
+    "WWW-Authenticate: Digest realm=\"r\", nonce=\"n3\", qop=\"auth-int\"\r\n",
+    "WWW-Authenticate: Basic realm=\"r\"\r\n",
+    "Use-Path: msrp://127.0.0.1:2855/granted1;tcp\r\n",
+    "Use-Path: msrp://127.0.0.1:2855/g1;tcp msrp://relay2.example:2856/g2;tcp\r\n",
+    "Use-Path: not a uri\r\n",
+    "Expires: 1\r\n",
+    "Expires: 4294967295\r\n",
+    "Min-Expires: 60\r\n",
+    "Max-Expires: 0\r\n",
+    "Authentication-Info: nextnonce=\"n9\", rspauth=\"00\", qop=auth\r\n",
+];
+const RELAY_STATUS: [&str; 6] = [
+    "200 OK",
+    "401 Unauthorized",
+    "423 Interval Out-of-Bounds",
+    "403 Forbidden",
+    "500 Server Error",
+    "200",
+];
+
+/// Answers the AUTH requests a connection has written, as a relay might.
+fn answer_auth(endpoint: &mut Endpoint, now: Instant, c: ConnectionId, input: &mut Input<'_>) {
+    let mut pieces = Vec::new();
+    endpoint.poll_transmit(now, c, usize::MAX, &mut pieces);
+    let mut decoder = Decoder::new();
+    decoder.push(&pieces.concat());
+    let mut replies = Vec::new();
+    while let Ok(Some(frame)) = decoder.decode() {
+        let head = frame.head();
+        if head.method() != Some(Method::Auth) {
+            continue;
+        }
+        let status = RELAY_STATUS[usize::from(input.byte()) % RELAY_STATUS.len()];
+        let mask = u16::from_le_bytes([input.byte(), input.byte()]);
+        let from = head
+            .from_path()
+            .ok()
+            .flatten()
+            .map(|p| p.as_str().to_owned());
+        let tid = head.transaction_id();
+        let mut reply = format!(
+            "MSRP {tid} {status}\r\nTo-Path: {}\r\nFrom-Path: msrp://127.0.0.1:2855;tcp\r\n",
+            from.unwrap_or_default()
+        );
+        for (i, header) in RELAY_HEADERS.iter().enumerate() {
+            if mask & (1 << i) != 0 {
+                reply.push_str(header);
+            }
+        }
+        reply.push_str(&format!("-------{tid}$\r\n"));
+        replies.push(reply);
+    }
+    for reply in replies {
+        if endpoint.wants_read(c) {
+            endpoint.handle_input(now, c, reply.as_bytes());
+        }
+    }
+}
+
 /// Runs the target on one input.
 pub fn check(data: &[u8]) {
     let mut input = Input(data);
@@ -126,7 +193,7 @@ pub fn check(data: &[u8]) {
         let pick = usize::from(input.byte());
         let known: Vec<ConnectionId> = connections.keys().copied().collect();
         let connection = known.get(pick % known.len().max(1)).copied();
-        match op % 12 {
+        match op % 13 {
             // A connection comes in; with a certificate or not.
             0 => {
                 let peer = SocketAddr::from(([127, 0, 0, 1], next_port));
@@ -218,6 +285,18 @@ pub fn check(data: &[u8]) {
                 if op & 0x80 != 0 {
                     spec = spec.new_connection();
                 }
+                if op & 0x40 != 0 {
+                    // Through a relay, with credentials or without.
+                    let mut relay = Relay::new("msrp://127.0.0.1:2855;tcp".parse().unwrap())
+                        .max_chunk(1 + usize::from(input.byte()) * 64);
+                    if op & 0x20 != 0 {
+                        relay = relay.credentials(Credentials::new("user", "secret"));
+                    }
+                    if op & 0x10 != 0 {
+                        relay = relay.expires(u32::from(input.byte()));
+                    }
+                    spec = spec.through(vec![relay]).allow_plain_relay();
+                }
                 if let Ok(session) = endpoint.open_session(now, spec) {
                     sessions.push(session);
                 }
@@ -226,6 +305,12 @@ pub fn check(data: &[u8]) {
             9 | 10 => {
                 now += Duration::from_millis(u64::from(input.byte()) * 400);
                 endpoint.handle_timeout(now);
+            }
+            // A relay answers the AUTH requests written on a connection.
+            11 => {
+                if let Some(c) = connection {
+                    answer_auth(&mut endpoint, now, c, &mut input);
+                }
             }
             // A shutdown, ended at once or not.
             _ => {

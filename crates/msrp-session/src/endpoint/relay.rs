@@ -20,6 +20,8 @@ pub(super) struct RelayState {
     connection: ConnectionId,
     /// The peer's own path (its SDP `a=path`), which the relays' Use-Path goes before.
     peer_path: Path,
+    /// The Use-Path the relays last granted, in To-Path order.
+    use_path: Option<Path>,
     /// The path the relays last granted, as the peer sends to it.
     path: Option<Path>,
     /// Counts the timers set, so that earlier ones are known stale.
@@ -44,6 +46,7 @@ impl Endpoint {
             auth: RelayAuth::new(relays),
             connection,
             peer_path: session.config().peer_path.clone(),
+            use_path: None,
             path: None,
             epoch: 0,
         }));
@@ -67,6 +70,46 @@ impl Endpoint {
     /// [`EndpointEvent::Authenticated`].
     pub fn local_path(&self, session: SessionId) -> Option<&Path> {
         self.sessions.get(session.0)?.relay.as_ref()?.path.as_ref()
+    }
+
+    /// Changes the path a session sends to: the peer's SDP `a=path`, for a session opened
+    /// before the peer's answer came (one that needed its relays' path for its own offer).
+    /// Through relays, requests go along their Use-Path, then this path. It changes where
+    /// requests go, not the connection the session is on; requests written already keep their
+    /// path. `Err` when no request could be written to that path.
+    pub fn set_peer_path(
+        &mut self,
+        session: SessionId,
+        peer_path: Path,
+    ) -> Result<(), crate::ConfigError> {
+        let Some(entry) = self.sessions.get_mut(session.0) else {
+            return Ok(());
+        };
+        let to_path = match entry.relay.as_deref_mut() {
+            Some(relay) => {
+                relay.peer_path = peer_path.clone();
+                match &relay.use_path {
+                    Some(use_path) => through(use_path, &peer_path),
+                    // Written with the Use-Path once the relays have granted it.
+                    None => peer_path,
+                }
+            }
+            None => peer_path,
+        };
+        let session_state: &mut Session = match &mut entry.place {
+            Place::Waiting(s) | Place::Authenticating(s) => s,
+            Place::Bound { connection, key } => {
+                match self
+                    .conns
+                    .get_mut(connection.0)
+                    .and_then(|c| c.msrp.session_mut(*key))
+                {
+                    Some(s) => s,
+                    None => return Ok(()),
+                }
+            }
+        };
+        session_state.set_to_path(to_path)
     }
 
     /// Writes a session's next AUTH on its relay connection, whose response is due within the
@@ -185,15 +228,11 @@ impl Endpoint {
             },
             Place::Waiting(_) => return,
         };
-        // RFC 4976 §5.1: "To form the To-Path header for outgoing requests, the client takes
-        // the list of URIs in the Use-Path header after the outermost authentication and
-        // appends the list of URIs provided in the path attribute in the peer's session
-        // description. To form the SDP path attribute to provide to the peer, the client
+        // RFC 4976 §5.1: "To form the SDP path attribute to provide to the peer, the client
         // reverses the list of URIs in the Use-Path header (after the outermost
         // authentication), and appends the client's own URI."
-        let mut to_path = use_path.clone().into_vec();
-        to_path.extend(relay.peer_path.iter().cloned());
-        let to_path = Path::from_vec(to_path).expect("a Use-Path is never empty");
+        let to_path = through(&use_path, &relay.peer_path);
+        relay.use_path = Some(use_path.clone());
         let mut advertised = use_path.into_vec();
         advertised.reverse();
         advertised.push(session_state.config().local_uri.clone());
@@ -315,4 +354,13 @@ impl Endpoint {
             self.after(now, connection);
         }
     }
+}
+
+/// The To-Path of a session through relays (RFC 4976 §5.1): "the client takes the list of URIs
+/// in the Use-Path header after the outermost authentication and appends the list of URIs
+/// provided in the path attribute in the peer's session description".
+fn through(use_path: &Path, peer_path: &Path) -> Path {
+    let mut to_path = use_path.clone().into_vec();
+    to_path.extend(peer_path.iter().cloned());
+    Path::from_vec(to_path).expect("a Use-Path is never empty")
 }

@@ -632,3 +632,41 @@ fn a_relay_is_reached_over_tls_unless_plain_tcp_is_allowed() {
     assert_eq!(target.uri.as_str(), "msrps://relay.example.com:2855;tcp");
     assert!(target.tls.is_some());
 }
+
+/// The offerer's flow: its relay grants a path, which goes in its SDP offer; the peer's path
+/// comes with the answer, and requests go along the Use-Path, then that path.
+#[test]
+fn the_peer_path_can_come_after_the_relay_granted_ours() {
+    let mut net = alice();
+    let now = net.now;
+    let a = uri(ALICE_ADDR, "alice1");
+    let alice = net
+        .ep(0)
+        .open_session(now, in_role(Role::Passive, &a, 1, vec![relay()]))
+        .unwrap();
+    let conn = answer_connection(&mut net, 0);
+    let granted = "msrp://127.0.0.1:2855/kr1;tcp";
+    grant(&mut net, conn, granted, "");
+    assert_eq!(
+        authenticated(&net.events(0)),
+        vec![(format!("{granted} {a}"), None)]
+    );
+    // The answer: Bob behind his own relay.
+    let bob_path = "msrp://relay.example.org:2855/kb7;tcp msrp://bob.example.org:9/bob1;tcp";
+    net.ep(0)
+        .set_peer_path(alice, bob_path.parse().unwrap())
+        .unwrap();
+    let now = net.now;
+    net.ep(0).send(
+        now,
+        alice,
+        MessageRef::new(1),
+        OutgoingMessage::new("text/plain", "hi"),
+    );
+    net.run();
+    let send = one(&mut net, 0, conn);
+    assert_eq!(
+        send.to_path().unwrap().unwrap().as_str(),
+        format!("{granted} {bob_path}")
+    );
+}
