@@ -84,6 +84,24 @@ fn digest_authentication_with_kamailio() {
     let listener = Listener::start(&strs(&relay_args(&relay, Some(PASSWORD))));
     exchange(&listener, &relay_args(&relay, Some(PASSWORD)));
 
+    // -v shows the AUTH exchange: the challenge, the credentials, the granted Use-Path.
+    let mut args = vec!["-v".to_owned(), "send".to_owned(), "--to".to_owned()];
+    args.push(listener.uri.clone());
+    args.extend(relay_args(&relay, Some(PASSWORD)));
+    args.extend(["--text", "shown"].map(str::to_owned));
+    let out = common::msrp().args(&args).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = stderr(&out);
+    for part in [
+        " AUTH\r\n",
+        " 401 Unauthorized\r\n",
+        "Authorization: Digest username=\"alice\"",
+        "Use-Path: ",
+    ] {
+        assert!(shown.contains(part), "{part:?} not in {shown}");
+    }
+    assert_eq!(listener.event("message")["text"], "shown");
+
     // A wrong password, and none: each fails, saying why.
     for (password, why) in [
         (Some("wrong"), "credentials refused"),
