@@ -7,22 +7,7 @@ use msrp_sdp::{FormatEntry, Negotiated, Role};
 use msrp_uri::{MsrpUri, Path};
 
 use crate::sink::IncomingSink;
-
-/// A source of random bytes, for transaction ids, Message-IDs and session-ids.
-///
-/// The session never reaches for global randomness: tests give it a seeded generator and are
-/// reproducible; applications give it a cryptographically secure one, as RFC 4975 §7.1 asks
-/// transaction ids to "contain at least 64 bits of randomness".
-pub trait Random: Send {
-    /// Fills `dest` with random bytes.
-    fn fill(&mut self, dest: &mut [u8]);
-}
-
-impl<F: FnMut(&mut [u8]) + Send> Random for F {
-    fn fill(&mut self, dest: &mut [u8]) {
-        self(dest)
-    }
-}
+pub use msrp_wire::Random;
 
 /// How a message is cut into chunks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -58,11 +58,14 @@
 
 mod accessors;
 mod decoder;
+pub mod digest;
 mod encode;
 mod error;
 mod frame;
 mod header;
 mod limits;
+mod random;
+mod slab;
 mod syntax;
 mod template;
 
@@ -78,6 +81,8 @@ pub use error::{ErrorKind, HeaderError, HeaderErrorKind, ParseError};
 pub use frame::{Flag, Frame, Head, Header, Headers, Method, StatusCode};
 pub use header::HeaderName;
 pub use limits::Limits;
+pub use random::Random;
+pub use slab::Slab;
 pub use syntax::is_ident;
 pub use template::{HeadTemplate, MessageHeaders, ReportHead, SendHead, encode_response};
 

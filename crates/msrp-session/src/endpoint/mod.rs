@@ -2,7 +2,6 @@
 //! them that does not need a socket.
 
 mod relay;
-mod slab;
 mod types;
 
 use std::cmp::Reverse;
@@ -10,7 +9,7 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
-use msrp_wire::TransactionId;
+use msrp_wire::{Slab, TransactionId};
 
 use bytes::Bytes;
 use msrp_wire::StatusCode;
@@ -26,7 +25,6 @@ use crate::session::{SendError, Session};
 use crate::{MessageHandle, Role, SessionKey};
 
 use relay::RelayState;
-use slab::Slab;
 use types::UNBOUND_FAILURE;
 pub use types::{
     AcceptError, Action, ConnectTarget, ConnectionError, ConnectionId, EndpointConfig,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use msrp_uri::{MsrpUri, Path};
 use msrp_wire::{Flag, Head, HeadWriter, StatusCode, TransactionId};
 
-use super::digest::{Challenge, DigestInput, authorization, digest};
+use msrp_wire::digest::{Challenge, DigestInput, authorization, digest};
 use super::{Relay, RelayError, RelayErrorKind};
 use crate::config::Random;
 

@@ -2,7 +2,6 @@
 //! path through one or more relays.
 
 mod auth;
-mod digest;
 
 use core::fmt;
 
@@ -10,7 +9,7 @@ use msrp_uri::MsrpUri;
 use msrp_wire::StatusCode;
 
 pub(crate) use auth::{AuthStep, RelayAuth};
-pub use digest::Credentials;
+pub use msrp_wire::digest::Credentials;
 
 /// The chunk size toward a relay when none is given: Kamailio's relay passes no frame of about
 /// 11,240 bytes or more, and 8 KiB leaves room for the head of a long path.

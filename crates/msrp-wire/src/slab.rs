@@ -1,5 +1,7 @@
 //! A table of values named by generational keys: a key names the value it was made for, and
-//! finds nothing once that value is gone, even when its slot holds a newer value.
+//! finds nothing once that value is gone, even when its slot holds a newer value. The sans-IO
+//! state machines above this crate (an endpoint, a relay) name their connections and sessions
+//! with such keys.
 
 /// Packs a slot index (low half) and its generation (high half) into one key. The low half
 /// alone tells live values apart, so a key cut to 32 bits still names one live value.
@@ -17,7 +19,7 @@ struct Slot<T> {
 }
 
 /// Values in slots, reused once freed, named by keys that carry the slot's generation.
-pub(crate) struct Slab<T> {
+pub struct Slab<T> {
     slots: Vec<Slot<T>>,
     free: Vec<u32>,
     len: usize,
@@ -35,7 +37,7 @@ impl<T> Default for Slab<T> {
 
 impl<T> Slab<T> {
     /// Stores a value and returns its key.
-    pub(crate) fn insert(&mut self, value: T) -> u64 {
+    pub fn insert(&mut self, value: T) -> u64 {
         self.len += 1;
         let index = match self.free.pop() {
             Some(index) => index,
@@ -53,7 +55,8 @@ impl<T> Slab<T> {
         pack(index, slot.generation)
     }
 
-    pub(crate) fn get(&self, key: u64) -> Option<&T> {
+    /// The value a key names, if it is still held.
+    pub fn get(&self, key: u64) -> Option<&T> {
         let (index, generation) = unpack(key);
         let slot = self.slots.get(index as usize)?;
         (slot.generation == generation)
@@ -61,7 +64,8 @@ impl<T> Slab<T> {
             .flatten()
     }
 
-    pub(crate) fn get_mut(&mut self, key: u64) -> Option<&mut T> {
+    /// The value a key names, to change it.
+    pub fn get_mut(&mut self, key: u64) -> Option<&mut T> {
         let (index, generation) = unpack(key);
         let slot = self.slots.get_mut(index as usize)?;
         (slot.generation == generation)
@@ -70,7 +74,7 @@ impl<T> Slab<T> {
     }
 
     /// Removes a value; its key then finds nothing, and its slot takes the next value.
-    pub(crate) fn remove(&mut self, key: u64) -> Option<T> {
+    pub fn remove(&mut self, key: u64) -> Option<T> {
         let (index, generation) = unpack(key);
         let slot = self.slots.get_mut(index as usize)?;
         if slot.generation != generation {
@@ -84,12 +88,17 @@ impl<T> Slab<T> {
     }
 
     /// Number of values held.
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether no value is held.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// The values with their keys, in slot order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, &T)> {
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &T)> {
         self.slots.iter().enumerate().filter_map(|(index, slot)| {
             let value = slot.value.as_ref()?;
             Some((pack(index as u32, slot.generation), value))
@@ -97,7 +106,7 @@ impl<T> Slab<T> {
     }
 
     /// The keys of the values held, in slot order.
-    pub(crate) fn keys(&self) -> Vec<u64> {
+    pub fn keys(&self) -> Vec<u64> {
         self.iter().map(|(key, _)| key).collect()
     }
 }

@@ -1,10 +1,11 @@
-//! HTTP Digest authentication (RFC 2617) as RFC 4976 §9.1 restricts it for AUTH requests.
+//! HTTP Digest authentication (RFC 2617) as RFC 4976 §9.1 restricts it for AUTH requests: the
+//! client's answer to a challenge and the relay's check of it.
 
 use core::fmt;
 use core::fmt::Write as _;
 
 use md5::{Digest, Md5};
-use msrp_wire::DigestParams;
+use crate::DigestParams;
 
 /// A user name and password that a client answers a relay's digest challenges with.
 #[derive(Clone, PartialEq, Eq)]
@@ -39,19 +40,22 @@ impl fmt::Debug for Credentials {
 
 /// A digest challenge, from a `WWW-Authenticate` header.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Challenge {
-    pub(crate) realm: String,
-    pub(crate) nonce: String,
-    opaque: Option<String>,
+pub struct Challenge {
+    /// The protection space.
+    pub realm: String,
+    /// The server's nonce.
+    pub nonce: String,
+    /// Opaque data the server wants back.
+    pub opaque: Option<String>,
     /// Whether the algorithm was named (it is then named back).
-    algorithm: bool,
+    pub algorithm: bool,
     /// The nonce of an earlier challenge ran out; the credentials were not refused.
-    pub(crate) stale: bool,
+    pub stale: bool,
 }
 
 impl Challenge {
     /// Reads a challenge, or says why it cannot be answered.
-    pub(crate) fn parse(params: &DigestParams<'_>) -> Result<Self, &'static str> {
+    pub fn parse(params: &DigestParams<'_>) -> Result<Self, &'static str> {
         let realm = params.get("realm").ok_or("the challenge has no realm")?;
         let nonce = params.get("nonce").ok_or("the challenge has no nonce")?;
         let algorithm = params.get("algorithm");
@@ -103,19 +107,24 @@ fn md5_hex(parts: &[&str]) -> String {
 
 /// What one digest computation takes besides the credentials (RFC 2617 §3.2.2, with
 /// `qop=auth`).
-pub(crate) struct DigestInput<'a> {
-    pub(crate) realm: &'a str,
-    pub(crate) nonce: &'a str,
+pub struct DigestInput<'a> {
+    /// The realm.
+    pub realm: &'a str,
+    /// The server's nonce.
+    pub nonce: &'a str,
     /// The method in A2; empty for the `rspauth` of Authentication-Info (RFC 2617 §3.2.3).
-    pub(crate) method: &'a str,
-    pub(crate) uri: &'a str,
-    pub(crate) nc: u32,
-    pub(crate) cnonce: &'a str,
+    pub method: &'a str,
+    /// The digest-uri: for AUTH, the last URI of the To-Path (RFC 4976 §9.1).
+    pub uri: &'a str,
+    /// The nonce count.
+    pub nc: u32,
+    /// The client's nonce.
+    pub cnonce: &'a str,
 }
 
 /// The request-digest of RFC 2617 §3.2.2.1 with `qop=auth`:
 /// `KD(H(A1), nonce:nc:cnonce:qop:H(A2))`, `A1 = user:realm:password`, `A2 = method:uri`.
-pub(crate) fn digest(credentials: &Credentials, input: &DigestInput<'_>) -> String {
+pub fn digest(credentials: &Credentials, input: &DigestInput<'_>) -> String {
     let ha1 = md5_hex(&[&credentials.username, input.realm, &credentials.password]);
     let ha2 = md5_hex(&[input.method, input.uri]);
     let nc = format!("{:08x}", input.nc);
@@ -138,7 +147,7 @@ fn quoted(out: &mut String, value: &str) {
 /// ends with `uri`. RFC 4976 §9.1: "Clients MUST send cnonce and nonce-count parameters in all
 /// "Authorization" headers", qop unquoted there, and "the value of the uri parameter MUST be in
 /// quotes".
-pub(crate) fn authorization(
+pub fn authorization(
     credentials: &Credentials,
     challenge: &Challenge,
     uri: &str,
@@ -181,9 +190,9 @@ pub(crate) fn authorization(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use msrp_wire::Decoder;
+    use crate::Decoder;
 
-    fn head_of(frame: &[u8]) -> msrp_wire::Head {
+    fn head_of(frame: &[u8]) -> crate::Head {
         let mut decoder = Decoder::new();
         decoder.push(frame);
         match decoder.decode() {
@@ -214,7 +223,7 @@ mod tests {
     #[test]
     fn a_challenge_from_the_rfc_is_answered_with_every_parameter() {
         let head = head_of(include_bytes!(
-            "../../../../vectors/rfc4976-5.1-401-49fh.msrp"
+            "../../../vectors/rfc4976-5.1-401-49fh.msrp"
         ));
         let params = head.www_authenticate().unwrap().unwrap();
         let challenge = Challenge::parse(&params).unwrap();
