@@ -1249,7 +1249,7 @@ impl Endpoint {
 
     /// Whether the endpoint has shut down and let go of everything.
     pub fn is_finished(&self) -> bool {
-        self.shutdown.is_some() && self.conns.len() == 0 && self.sessions.len() == 0
+        self.shutdown.is_some() && self.conns.is_empty() && self.sessions.is_empty()
     }
 
     /// Ends a shutdown now: every connection is closed ([`ConnectionError::Shutdown`]) and every
