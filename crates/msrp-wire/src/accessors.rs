@@ -102,7 +102,7 @@ pub struct UriList<'a> {
 impl<'a> UriList<'a> {
     /// Reads a path header's value as a list: `MSRP-URI *( SP MSRP-URI )`, URIs of visible
     /// ASCII separated by single spaces. `None` when it is not one.
-    pub(crate) fn parse(raw: &'a str) -> Option<Self> {
+    pub fn parse(raw: &'a str) -> Option<Self> {
         let ok = !raw.is_empty()
             && raw
                 .split(' ')

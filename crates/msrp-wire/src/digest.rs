@@ -4,8 +4,8 @@
 use core::fmt;
 use core::fmt::Write as _;
 
-use md5::{Digest, Md5};
 use crate::DigestParams;
+use md5::{Digest, Md5};
 
 /// A user name and password that a client answers a relay's digest challenges with.
 #[derive(Clone, PartialEq, Eq)]
@@ -187,6 +187,105 @@ pub fn authorization(
     out
 }
 
+/// The value of a `WWW-Authenticate` header: a relay's challenge, with `qop="auth"` as RFC 4976
+/// §9.1 requires ("Clients and relays MUST include a qop parameter in all "WWW-Authenticate"
+/// ... headers"), and `stale=true` when credentials were right but their nonce had run out.
+pub fn challenge(realm: &str, nonce: &str, stale: bool) -> String {
+    let mut out = String::from("Digest realm=");
+    quoted(&mut out, realm);
+    out.push_str(", nonce=");
+    quoted(&mut out, nonce);
+    out.push_str(", qop=\"auth\"");
+    if stale {
+        out.push_str(", stale=true");
+    }
+    out
+}
+
+/// The credentials of an `Authorization` header, as a relay checks them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// The user.
+    pub username: String,
+    /// The realm answered.
+    pub realm: String,
+    /// The nonce answered.
+    pub nonce: String,
+    /// The digest-uri.
+    pub uri: String,
+    /// The nonce count.
+    pub nc: u32,
+    /// The client's nonce.
+    pub cnonce: String,
+    /// The request-digest.
+    pub response: String,
+}
+
+impl Answer {
+    /// Reads credentials, or says why they cannot be checked. RFC 4976 §9.1: "Clients MUST
+    /// send cnonce and nonce-count parameters in all "Authorization" headers", with qop, and
+    /// qop can only be `auth`.
+    pub fn parse(params: &DigestParams<'_>) -> Result<Self, &'static str> {
+        let get = |name: &str| params.get(name).ok_or("a parameter is missing");
+        if !get("qop")?.eq_ignore_ascii_case("auth") {
+            return Err("qop is not auth");
+        }
+        if params
+            .get("algorithm")
+            .is_some_and(|a| !a.eq_ignore_ascii_case("MD5"))
+        {
+            return Err("the algorithm is not MD5");
+        }
+        let nc = get("nc")?;
+        if nc.len() != 8 {
+            return Err("nc is not 8 hex digits");
+        }
+        Ok(Self {
+            username: get("username")?.to_owned(),
+            realm: get("realm")?.to_owned(),
+            nonce: get("nonce")?.to_owned(),
+            uri: get("uri")?.to_owned(),
+            nc: u32::from_str_radix(nc, 16).map_err(|_| "nc is not 8 hex digits")?,
+            cnonce: get("cnonce")?.to_owned(),
+            response: get("response")?.to_owned(),
+        })
+    }
+
+    fn input<'a>(&'a self, method: &'a str) -> DigestInput<'a> {
+        DigestInput {
+            realm: &self.realm,
+            nonce: &self.nonce,
+            method,
+            uri: &self.uri,
+            nc: self.nc,
+            cnonce: &self.cnonce,
+        }
+    }
+
+    /// Whether the request-digest is the one `password` gives for `method`.
+    pub fn is_correct(&self, password: &str, method: &str) -> bool {
+        let credentials = Credentials::new(&self.username, password);
+        digest(&credentials, &self.input(method)).eq_ignore_ascii_case(&self.response)
+    }
+
+    /// The value of an `Authentication-Info` header for these credentials: the `rspauth` that
+    /// proves the relay knows the password (RFC 2617 §3.2.3, A2 without a method), and
+    /// `nextnonce`. RFC 4976 §9.1: "Relays MUST include rspauth, cnonce, nc, and qop parameters
+    /// in a "Authentication-Info" header for all "200 OK" responses to an AUTH request."
+    pub fn authentication_info(&self, password: &str, nextnonce: &str) -> String {
+        let credentials = Credentials::new(&self.username, password);
+        let rspauth = digest(&credentials, &self.input(""));
+        let mut out = String::from("nextnonce=");
+        quoted(&mut out, nextnonce);
+        out.push_str(", rspauth=");
+        quoted(&mut out, &rspauth);
+        out.push_str(", cnonce=");
+        quoted(&mut out, &self.cnonce);
+        let _ = write!(out, ", nc={:08x}, qop=auth", self.nc);
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,9 +321,7 @@ mod tests {
 
     #[test]
     fn a_challenge_from_the_rfc_is_answered_with_every_parameter() {
-        let head = head_of(include_bytes!(
-            "../../../vectors/rfc4976-5.1-401-49fh.msrp"
-        ));
+        let head = head_of(include_bytes!("../../../vectors/rfc4976-5.1-401-49fh.msrp"));
         let params = head.www_authenticate().unwrap().unwrap();
         let challenge = Challenge::parse(&params).unwrap();
         assert_eq!(challenge.realm, "intra.example.com");
@@ -302,5 +399,44 @@ mod tests {
         assert!(value.starts_with(r#"Digest username="a\\b", realm="r\"1""#));
         assert!(value.contains("nc=00000002"));
         assert!(value.ends_with(r#", opaque="o", algorithm=MD5"#));
+    }
+
+    #[test]
+    fn a_relay_checks_what_a_client_answers() {
+        let challenge_value = challenge("msrp-test", "n1", false);
+        let frame = format!(
+            "MSRP abcd 401 Unauthorized\r\nTo-Path: msrp://a.example.com:1/s;tcp\r\nFrom-Path: msrp://r.example.com:2;tcp\r\nWWW-Authenticate: {challenge_value}\r\n-------abcd$\r\n"
+        );
+        let head = head_of(frame.as_bytes());
+        let parsed = Challenge::parse(&head.www_authenticate().unwrap().unwrap()).unwrap();
+        let credentials = Credentials::new("alice", "xyz123");
+        let uri = "msrp://r.example.com:2;tcp";
+        let value = authorization(&credentials, &parsed, uri, 1, "c0ffee");
+        let frame = format!(
+            "MSRP abce AUTH\r\nTo-Path: {uri}\r\nFrom-Path: msrp://a.example.com:1/s;tcp\r\nAuthorization: {value}\r\n-------abce$\r\n"
+        );
+        let head = head_of(frame.as_bytes());
+        let answer = Answer::parse(&head.authorization().unwrap().unwrap()).unwrap();
+        assert_eq!(answer.username, "alice");
+        assert_eq!(answer.nc, 1);
+        assert!(answer.is_correct("xyz123", "AUTH"));
+        assert!(!answer.is_correct("wrong", "AUTH"));
+        assert!(!answer.is_correct("xyz123", "SEND"));
+        // The client's check of the relay's rspauth agrees.
+        let info = answer.authentication_info("xyz123", "n2");
+        let expected = digest(
+            &credentials,
+            &DigestInput {
+                realm: "msrp-test",
+                nonce: "n1",
+                method: "",
+                uri,
+                nc: 1,
+                cnonce: "c0ffee",
+            },
+        );
+        assert!(info.contains(&format!("rspauth=\"{expected}\"")), "{info}");
+        assert!(info.starts_with("nextnonce=\"n2\""));
+        assert!(challenge("r", "n", true).ends_with(", stale=true"));
     }
 }

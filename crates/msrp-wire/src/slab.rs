@@ -105,6 +105,18 @@ impl<T> Slab<T> {
         })
     }
 
+    /// The values with their keys, in slot order, to change them.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (u64, &mut T)> {
+        self.slots
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(index, slot)| {
+                let generation = slot.generation;
+                let value = slot.value.as_mut()?;
+                Some((pack(index as u32, generation), value))
+            })
+    }
+
     /// The keys of the values held, in slot order.
     pub fn keys(&self) -> Vec<u64> {
         self.iter().map(|(key, _)| key).collect()

@@ -6,9 +6,9 @@ use std::time::Duration;
 use msrp_uri::{MsrpUri, Path};
 use msrp_wire::{Flag, Head, HeadWriter, StatusCode, TransactionId};
 
-use msrp_wire::digest::{Challenge, DigestInput, authorization, digest};
 use super::{Relay, RelayError, RelayErrorKind};
 use crate::config::Random;
+use msrp_wire::digest::{Challenge, DigestInput, authorization, digest};
 
 /// What the endpoint does after a response to an AUTH.
 #[derive(Debug)]

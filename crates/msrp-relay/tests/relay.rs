@@ -1,0 +1,695 @@
+//! The relay's rules (RFC 4976 §6), checked in an in-memory network whose clients are
+//! msrp-session endpoints and raw connections written by hand.
+
+mod net;
+
+use std::time::Duration;
+
+use msrp_relay::{CloseReason, RelayConfig, RelayEvent, Users};
+use msrp_session::{
+    Credentials, EndpointEvent, Event, FailedBy, MessageRef, OutgoingMessage, Relay,
+    RelayErrorKind, Role, SessionConfig, SessionFailure, SessionId, SessionSpec,
+};
+
+use net::{Conn, Net, random};
+
+const RELAY_ADDR: &str = "127.0.0.1:2855";
+const RELAY: &str = "msrp://127.0.0.1:2855;tcp";
+const ALICE_ADDR: &str = "127.0.0.1:7001";
+const BOB_ADDR: &str = "127.0.0.1:7002";
+/// What a session knows of its peer before the peer's path is known.
+const NOBODY: &str = "msrp://nobody.invalid:9/nobody;tcp";
+
+fn uri(addr: &str, id: &str) -> String {
+    format!("msrp://{addr}/{id};tcp")
+}
+
+/// A relay (node 0), Alice (node 1) and Bob (node 2).
+fn network(config: RelayConfig) -> Net {
+    let mut net = Net::new();
+    net.relay(RELAY_ADDR, config, 7);
+    net.endpoint(ALICE_ADDR);
+    net.endpoint(BOB_ADDR);
+    net
+}
+
+fn relay_config() -> RelayConfig {
+    RelayConfig::new("127.0.0.1", 2855)
+}
+
+fn with_users() -> RelayConfig {
+    let mut config = relay_config();
+    let mut users = Users::new();
+    users.insert("alice", "xyz123");
+    users.insert("bob", "s3cret");
+    config.users = Some(users);
+    config.realm = "msrp-test".into();
+    config
+}
+
+/// Opens a session on `node` through the relay; returns it.
+fn open(
+    net: &mut Net,
+    node: usize,
+    local: &str,
+    peer: &str,
+    role: Role,
+    relay: Relay,
+    seed: u64,
+) -> SessionId {
+    let mut config =
+        SessionConfig::new(local.parse().unwrap(), peer.parse().unwrap(), random(seed));
+    if peer == NOBODY {
+        // A listener takes whoever names its session.
+        config.from_path_check = msrp_session::FromPathCheck::Off;
+    }
+    let spec = SessionSpec::new(config, role)
+        .through(vec![relay])
+        .allow_plain_relay();
+    let now = net.now;
+    let session = net.ep(node).open_session(now, spec).unwrap();
+    net.run();
+    session
+}
+
+fn relay_with(user: &str, password: &str) -> Relay {
+    Relay::new(RELAY.parse().unwrap()).credentials(Credentials::new(user, password))
+}
+
+/// The path a session was granted, from its node's events.
+fn granted(events: &[EndpointEvent], session: SessionId) -> Option<String> {
+    events.iter().find_map(|e| match e {
+        EndpointEvent::Authenticated {
+            session: s, path, ..
+        } if *s == session => Some(path.to_string()),
+        _ => None,
+    })
+}
+
+fn relay_failure(events: &[EndpointEvent], session: SessionId) -> Option<RelayErrorKind> {
+    events.iter().find_map(|e| match e {
+        EndpointEvent::Session(s, Event::SessionFailed(SessionFailure::Relay(error)))
+            if *s == session =>
+        {
+            Some(error.kind.clone())
+        }
+        _ => None,
+    })
+}
+
+/// The messages received, whole or in pieces, in the order they completed.
+fn received(events: &[EndpointEvent]) -> Vec<Vec<u8>> {
+    let mut open: std::collections::HashMap<msrp_session::IncomingKey, Vec<u8>> =
+        Default::default();
+    let mut done = Vec::new();
+    for event in events {
+        match event {
+            EndpointEvent::Session(_, Event::Message(m)) => done.push(m.body.to_vec()),
+            EndpointEvent::Session(_, Event::MessageStart(s)) => {
+                open.insert(s.key, Vec::new());
+            }
+            EndpointEvent::Session(_, Event::MessageData(d)) => {
+                let body = open.entry(d.key).or_default();
+                let at = d.offset as usize;
+                if body.len() < at + d.data.len() {
+                    body.resize(at + d.data.len(), 0);
+                }
+                body[at..at + d.data.len()].copy_from_slice(&d.data);
+            }
+            EndpointEvent::Session(_, Event::MessageEnd(end)) => {
+                if let (Some(body), Ok(_)) = (open.remove(&end.key), &end.result) {
+                    done.push(body);
+                }
+            }
+            _ => {}
+        }
+    }
+    done
+}
+
+fn outcome(
+    events: &[EndpointEvent],
+    message: MessageRef,
+) -> Option<Result<msrp_session::Delivered, msrp_session::Failure>> {
+    events.iter().find_map(|e| match e {
+        EndpointEvent::Outcome {
+            message: m,
+            outcome,
+            ..
+        } if *m == message => Some(outcome.result.clone()),
+        _ => None,
+    })
+}
+
+/// Bob (node 2) listens directly on his address, for whoever names `bob_uri`.
+fn listen_directly(net: &mut Net, bob_uri: &str) -> SessionId {
+    let mut config =
+        SessionConfig::new(bob_uri.parse().unwrap(), NOBODY.parse().unwrap(), random(2));
+    config.from_path_check = msrp_session::FromPathCheck::Off;
+    let now = net.now;
+    net.ep(2)
+        .open_session(now, SessionSpec::new(config, Role::Passive))
+        .unwrap()
+}
+
+/// Bob listens through the relay; Alice, through it too, sends to the path Bob was granted.
+/// Returns their sessions and Bob's path.
+fn alice_and_bob(net: &mut Net, relay: impl Fn() -> Relay) -> (SessionId, SessionId, String) {
+    let bob = open(
+        net,
+        2,
+        &uri(BOB_ADDR, "bob1"),
+        NOBODY,
+        Role::Passive,
+        relay(),
+        2,
+    );
+    let bob_path = granted(&net.endpoint_events(2), bob).expect("Bob's path");
+    // Passive: its first message is what reaches Bob first, once he knows Alice's path.
+    let alice = open(
+        net,
+        1,
+        &uri(ALICE_ADDR, "alice1"),
+        &bob_path,
+        Role::Passive,
+        relay(),
+        1,
+    );
+    let alice_path = granted(&net.endpoint_events(1), alice).expect("Alice's path");
+    net.ep(2)
+        .set_peer_path(bob, alice_path.parse().unwrap())
+        .unwrap();
+    (alice, bob, bob_path)
+}
+
+#[test]
+fn two_clients_exchange_messages_and_reports_through_the_relay() {
+    let mut net = network(relay_config());
+    let (alice, bob, bob_path) = alice_and_bob(&mut net, || Relay::new(RELAY.parse().unwrap()));
+    // RFC 4976 §6.3: the Use-Path names the relay, with a session of its own.
+    assert!(bob_path.starts_with("msrp://127.0.0.1:2855/"), "{bob_path}");
+    assert!(bob_path.ends_with(&format!(" {}", uri(BOB_ADDR, "bob1"))));
+
+    let now = net.now;
+    let big: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    net.ep(1).send(
+        now,
+        alice,
+        MessageRef::new(1),
+        OutgoingMessage::new("text/plain", "Hello Bob").success_report(true),
+    );
+    net.ep(1).send(
+        now,
+        alice,
+        MessageRef::new(2),
+        OutgoingMessage::new("application/octet-stream", big.clone()).success_report(true),
+    );
+    net.run();
+    let bob_events = net.endpoint_events(2);
+    let got = received(&bob_events);
+    assert_eq!(got.len(), 2, "{bob_events:?}");
+    assert_eq!(got[0], b"Hello Bob");
+    assert_eq!(got[1], big);
+    // The success REPORTs came back through the relay.
+    let alice_events = net.endpoint_events(1);
+    for message in [1, 2] {
+        let delivered = outcome(&alice_events, MessageRef::new(message))
+            .expect("an outcome")
+            .expect("delivered");
+        assert!(delivered.reported);
+    }
+
+    // And the other way.
+    let now = net.now;
+    net.ep(2).send(
+        now,
+        bob,
+        MessageRef::new(3),
+        OutgoingMessage::new("text/plain", "Hello Alice"),
+    );
+    net.run();
+    assert_eq!(
+        received(&net.endpoint_events(1)),
+        vec![b"Hello Alice".to_vec()]
+    );
+    assert!(matches!(
+        outcome(&net.endpoint_events(2), MessageRef::new(3)),
+        Some(Ok(_))
+    ));
+    let stats = net.rl(0).stats();
+    assert!(stats.forwarded >= 4, "{stats:?}");
+    assert!(stats.forwarded_bytes >= 100_000);
+    // Alice and Bob each hold one connection, to the relay; the relay opened none.
+    assert_eq!(net.nodes[0].connects, 0);
+}
+
+#[test]
+fn digest_credentials_are_checked() {
+    let mut net = network(with_users());
+    let (alice, _, _) = alice_and_bob(&mut net, || relay_with("alice", "xyz123"));
+    assert!(net.ep(1).local_path(alice).is_some());
+    let events = net.relay_events(0);
+    assert!(events.iter().any(|e| matches!(e,
+        RelayEvent::Authenticated { user: Some(u), .. } if u == "alice")));
+
+    // A wrong password is challenged again, which the client takes as a refusal.
+    let carol = open(
+        &mut net,
+        1,
+        &uri(ALICE_ADDR, "carol1"),
+        NOBODY,
+        Role::Passive,
+        relay_with("alice", "wrong"),
+        3,
+    );
+    assert_eq!(
+        relay_failure(&net.endpoint_events(1), carol),
+        Some(RelayErrorKind::Unauthorized)
+    );
+    // RFC 4976 §6.3: "If the client is not authorized, the relay returns a 403 response."
+    let dave = open(
+        &mut net,
+        1,
+        &uri(ALICE_ADDR, "dave1"),
+        NOBODY,
+        Role::Passive,
+        relay_with("dave", "xyz123"),
+        4,
+    );
+    assert!(matches!(
+        relay_failure(&net.endpoint_events(1), dave),
+        Some(RelayErrorKind::Refused(code)) if code.as_u16() == 403
+    ));
+    // No credentials at all.
+    let erin = open(
+        &mut net,
+        1,
+        &uri(ALICE_ADDR, "erin1"),
+        NOBODY,
+        Role::Passive,
+        Relay::new(RELAY.parse().unwrap()),
+        5,
+    );
+    assert_eq!(
+        relay_failure(&net.endpoint_events(1), erin),
+        Some(RelayErrorKind::NoCredentials)
+    );
+    let refused: Vec<u16> = net
+        .relay_events(0)
+        .iter()
+        .filter_map(|e| match e {
+            RelayEvent::AuthRefused { status, .. } => Some(*status),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refused, vec![401, 403]);
+}
+
+#[test]
+fn answers_to_a_challenge_are_not_replayed_and_stale_nonces_are_said_so() {
+    let mut net = Net::new();
+    let relay = net.relay(RELAY_ADDR, with_users(), 7);
+    let c = net.raw(relay);
+    net.write_raw(
+        relay,
+        c,
+        b"MSRP tid0 AUTH\r\nTo-Path: msrp://127.0.0.1:2855;tcp\r\nFrom-Path: msrp://192.0.2.1:5000/cl1;tcp\r\n-------tid0$\r\n",
+    );
+    let challenge = net.read_raw(relay, c);
+    assert!(
+        challenge.starts_with("MSRP tid0 401 Unauthorized\r\n"),
+        "{challenge}"
+    );
+    let nonce = challenge
+        .split("nonce=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    let answer = |nc: u32, tid: &str, nonce: &str| {
+        let creds = Credentials::new("alice", "xyz123");
+        let challenge = msrp_wire::digest::Challenge {
+            realm: "msrp-test".into(),
+            nonce: nonce.into(),
+            opaque: None,
+            algorithm: false,
+            stale: false,
+        };
+        let value = msrp_wire::digest::authorization(&creds, &challenge, RELAY, nc, "0a4f113b");
+        format!(
+            "MSRP {tid} AUTH\r\nTo-Path: {RELAY}\r\nFrom-Path: msrp://192.0.2.1:5000/cl1;tcp\r\nAuthorization: {value}\r\n-------{tid}$\r\n"
+        )
+    };
+    net.write_raw(relay, c, answer(1, "tid1", &nonce).as_bytes());
+    let ok = net.read_raw(relay, c);
+    assert!(ok.starts_with("MSRP tid1 200 OK\r\n"), "{ok}");
+    // RFC 4976 §9.1: "Relays MUST include rspauth, cnonce, nc, and qop parameters in a
+    // "Authentication-Info" header for all "200 OK" responses to an AUTH request."
+    for part in [
+        "Authentication-Info: nextnonce=\"",
+        "rspauth=\"",
+        "cnonce=\"0a4f113b\"",
+        "nc=00000001",
+        "qop=auth",
+    ] {
+        assert!(ok.contains(part), "{part} not in {ok}");
+    }
+    // The same count again is a replay.
+    net.write_raw(relay, c, answer(1, "tid2", &nonce).as_bytes());
+    assert!(net.read_raw(relay, c).starts_with("MSRP tid2 401"));
+    // The next count passes.
+    net.write_raw(relay, c, answer(2, "tid3", &nonce).as_bytes());
+    assert!(net.read_raw(relay, c).starts_with("MSRP tid3 200"));
+    // Past its lifetime the nonce is stale: challenged with stale=true.
+    net.advance(Duration::from_secs(301));
+    net.write_raw(relay, c, answer(3, "tid4", &nonce).as_bytes());
+    let stale = net.read_raw(relay, c);
+    assert!(stale.starts_with("MSRP tid4 401"), "{stale}");
+    assert!(stale.contains("stale=true"), "{stale}");
+    // A nonce this relay never made is no nonce.
+    net.write_raw(
+        relay,
+        c,
+        answer(1, "tid5", "00000000000000001234").as_bytes(),
+    );
+    let forged = net.read_raw(relay, c);
+    assert!(
+        forged.starts_with("MSRP tid5 401") && !forged.contains("stale"),
+        "{forged}"
+    );
+}
+
+#[test]
+fn expires_out_of_bounds_gets_423_and_granted_uris_expire() {
+    let mut net = network(relay_config());
+    let relay = || Relay::new(RELAY.parse().unwrap()).expires(10);
+    let bob = open(
+        &mut net,
+        2,
+        &uri(BOB_ADDR, "bob1"),
+        NOBODY,
+        Role::Passive,
+        relay(),
+        2,
+    );
+    // The client followed the 423's Min-Expires: granted for 60 s.
+    let events = net.endpoint_events(2);
+    let expires = events.iter().find_map(|e| match e {
+        EndpointEvent::Authenticated { expires, .. } => *expires,
+        _ => None,
+    });
+    assert_eq!(expires, Some(Duration::from_secs(60)));
+    assert!(
+        net.relay_events(0)
+            .iter()
+            .any(|e| matches!(e, RelayEvent::AuthRefused { status: 423, .. }))
+    );
+    let first = granted(&events, bob).unwrap();
+    // The client renews at 45 s and gets another URI; the first one ends at 60 s.
+    net.advance(Duration::from_secs(45));
+    let renewed = granted(&net.endpoint_events(2), bob).unwrap();
+    assert_ne!(renewed, first);
+    net.advance(Duration::from_secs(16));
+    let ended: Vec<String> = net
+        .relay_events(0)
+        .iter()
+        .filter_map(|e| match e {
+            RelayEvent::SessionEnded { uri } => Some(uri.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ended.len(), 1);
+    assert!(first.starts_with(&ended[0]));
+    // A SEND to the expired URI gets 481; to the renewed one it arrives.
+    let c = net.raw(0);
+    let send = |tid: &str, path: &str| {
+        format!(
+            "MSRP {tid} SEND\r\nTo-Path: {path}\r\nFrom-Path: msrp://192.0.2.1:5000/x1;tcp\r\nMessage-ID: m{tid}\r\nByte-Range: 1-2/2\r\nContent-Type: text/plain\r\n\r\nhi\r\n-------{tid}$\r\n"
+        )
+    };
+    net.write_raw(0, c, send("old1", &first).as_bytes());
+    assert!(net.read_raw(0, c).starts_with("MSRP old1 481"));
+    net.write_raw(0, c, send("new1", &renewed).as_bytes());
+    assert!(net.read_raw(0, c).starts_with("MSRP new1 200"));
+    assert_eq!(received(&net.endpoint_events(2)), vec![b"hi".to_vec()]);
+}
+
+#[test]
+fn requests_not_for_a_granted_uri_are_refused_and_the_relay_is_no_open_relay() {
+    let mut net = network(relay_config());
+    let (_, _, bob_path) = alice_and_bob(&mut net, || Relay::new(RELAY.parse().unwrap()));
+    let bob_relay_uri = bob_path.split(' ').next().unwrap().to_owned();
+    let c = net.raw(0);
+    let send = |tid: &str, to: &str| {
+        format!(
+            "MSRP {tid} SEND\r\nTo-Path: {to}\r\nFrom-Path: msrp://192.0.2.1:5000/x1;tcp\r\nMessage-ID: m{tid}\r\nByte-Range: 1-2/2\r\nContent-Type: text/plain\r\n\r\nhi\r\n-------{tid}$\r\n"
+        )
+    };
+    // RFC 4976 §6.4: "the relay MUST check that the first URI in the To-Path header
+    // corresponds to a URI that this relay has created and handed out".
+    net.write_raw(
+        0,
+        c,
+        send(
+            "aaa1",
+            "msrp://127.0.0.1:2855/neverhanded;tcp msrp://10.0.0.9:9/x;tcp",
+        )
+        .as_bytes(),
+    );
+    assert!(net.read_raw(0, c).starts_with("MSRP aaa1 481"));
+    // Someone other than Bob names Bob's URI and a far host after it: the request goes to
+    // Bob, whose URI it is, and nowhere else (RFC 4976 §6.4: "the next hop is the next hop
+    // back toward the client that obtained this URI").
+    net.write_raw(
+        0,
+        c,
+        send(
+            "aaa2",
+            &format!("{bob_relay_uri} msrp://10.0.0.9:9/evil;tcp"),
+        )
+        .as_bytes(),
+    );
+    assert!(net.read_raw(0, c).starts_with("MSRP aaa2 200"));
+    assert_eq!(net.nodes[0].connects, 0, "the relay connected nowhere");
+    assert!(
+        received(&net.endpoint_events(2)).is_empty(),
+        "not Bob's session either"
+    );
+    // RFC 4976 §6.2: "If the request is not addressed to the relay, the relay immediately
+    // drops the corresponding connection over which the request was received."
+    net.write_raw(0, c, send("aaa3", "msrp://10.0.0.9:9/x;tcp").as_bytes());
+    assert!(net.relay_events(0).iter().any(|e| matches!(
+        e,
+        RelayEvent::ConnectionClosed {
+            reason: CloseReason::NotAddressed,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn a_client_behind_the_relay_reaches_a_peer_without_one() {
+    let mut net = network(relay_config());
+    let bob_uri = uri(BOB_ADDR, "bob1");
+    listen_directly(&mut net, &bob_uri);
+    let alice = open(
+        &mut net,
+        1,
+        &uri(ALICE_ADDR, "alice1"),
+        &bob_uri,
+        Role::Active,
+        Relay::new(RELAY.parse().unwrap()),
+        1,
+    );
+    let now = net.now;
+    net.ep(1).send(
+        now,
+        alice,
+        MessageRef::new(1),
+        OutgoingMessage::new("text/plain", "via the relay").success_report(true),
+    );
+    net.run();
+    assert_eq!(
+        received(&net.endpoint_events(2)),
+        vec![b"via the relay".to_vec()]
+    );
+    // The relay opened the connection to Bob, whose success REPORT came back through it.
+    assert_eq!(net.nodes[0].connects, 1);
+    assert!(matches!(
+        outcome(&net.endpoint_events(1), MessageRef::new(1)),
+        Some(Ok(d)) if d.reported
+    ));
+}
+
+#[test]
+fn a_next_hop_that_cannot_be_reached_or_does_not_answer_is_reported_408() {
+    let mut net = network(relay_config());
+    net.unreachable.insert("127.0.0.1:7999".parse().unwrap());
+    let alice = open(
+        &mut net,
+        1,
+        &uri(ALICE_ADDR, "alice1"),
+        &uri("127.0.0.1:7999", "nobody1"),
+        Role::Passive,
+        Relay::new(RELAY.parse().unwrap()),
+        1,
+    );
+    let now = net.now;
+    net.ep(1).send(
+        now,
+        alice,
+        MessageRef::new(1),
+        OutgoingMessage::new("text/plain", "lost").success_report(true),
+    );
+    net.run();
+    let failed = outcome(&net.endpoint_events(1), MessageRef::new(1))
+        .expect("an outcome")
+        .expect_err("not delivered");
+    assert_eq!(failed.by, FailedBy::PeerReport);
+    assert_eq!(failed.status.map(|s| s.as_u16()), Some(408));
+
+    // A next hop that takes the request and never answers: 408 after 30 s (RFC 4976 §6.4.1).
+    let bob_uri = uri(BOB_ADDR, "bob1");
+    let alice2 = open(
+        &mut net,
+        1,
+        &uri(ALICE_ADDR, "alice2"),
+        &bob_uri,
+        Role::Passive,
+        Relay::new(RELAY.parse().unwrap()),
+        3,
+    );
+    net.frozen.insert(2);
+    let now = net.now;
+    net.ep(1).send(
+        now,
+        alice2,
+        MessageRef::new(2),
+        OutgoingMessage::new("text/plain", "unanswered").success_report(true),
+    );
+    net.run();
+    net.advance(Duration::from_secs(29));
+    assert!(outcome(&net.endpoint_events(1), MessageRef::new(2)).is_none());
+    net.advance(Duration::from_secs(2));
+    let failed = outcome(&net.endpoint_events(1), MessageRef::new(2))
+        .expect("an outcome")
+        .expect_err("not delivered");
+    assert_eq!(failed.status.map(|s| s.as_u16()), Some(408));
+    assert!(
+        net.relay_events(0)
+            .iter()
+            .any(|e| matches!(e, RelayEvent::FailureReported { status: 408, .. }))
+    );
+}
+
+#[test]
+fn a_next_hop_that_reads_nothing_holds_the_relay_to_bounded_memory() {
+    let mut config = relay_config();
+    config.max_output = 64 << 10;
+    let mut net = network(config);
+    let bob_uri = uri(BOB_ADDR, "bob1");
+    listen_directly(&mut net, &bob_uri);
+    let alice = open(
+        &mut net,
+        1,
+        &uri(ALICE_ADDR, "alice1"),
+        &bob_uri,
+        Role::Passive,
+        Relay::new(RELAY.parse().unwrap()),
+        1,
+    );
+    // Bob's process is stopped: he accepts the relay's connection and reads nothing.
+    net.frozen.insert(2);
+    let now = net.now;
+    let body = vec![b'z'; 8 << 20];
+    net.ep(1).send(
+        now,
+        alice,
+        MessageRef::new(1),
+        OutgoingMessage::new("application/octet-stream", body),
+    );
+    net.run();
+    // What the relay holds toward Bob stays near its bound (plus one received piece), and
+    // Alice's input to it stopped: the rest waits in Alice's pipe and in Alice.
+    let relay_conns: Vec<Conn> = net
+        .links
+        .iter()
+        .filter_map(|l| {
+            (l.b.0 == 2 || l.a.0 == 2).then_some(if l.a.0 == 0 { l.a.1 } else { l.b.1 })
+        })
+        .collect();
+    assert_eq!(relay_conns.len(), 1);
+    let Conn::Relay(toward_bob) = relay_conns[0] else {
+        panic!()
+    };
+    let held = net.rl(0).buffered_output(toward_bob);
+    assert!(held <= (64 << 10) + (net::PIPE), "{held}");
+    assert!(net.piled_up_toward(2) <= net::PIPE);
+    // Bob wakes up: everything arrives.
+    net.frozen.clear();
+    net.run();
+    let got = received(&net.endpoint_events(2));
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].len(), 8 << 20);
+}
+
+#[test]
+fn a_client_connection_closing_ends_its_uris_and_silent_connections_are_closed() {
+    let mut net = network(relay_config());
+    let bob = open(
+        &mut net,
+        2,
+        &uri(BOB_ADDR, "bob1"),
+        NOBODY,
+        Role::Passive,
+        Relay::new(RELAY.parse().unwrap()),
+        2,
+    );
+    assert!(granted(&net.endpoint_events(2), bob).is_some());
+    assert_eq!(net.rl(0).session_count(), 1);
+    let now = net.now;
+    net.ep(2).close_session(now, bob);
+    net.run();
+    // Bob's connection stays a while for reuse; once it goes, his URI is invalid (RFC 4976
+    // §6.3: "If the client's connection is closed and then reopened, the URI MUST be
+    // invalidated").
+    net.advance(Duration::from_secs(61));
+    assert_eq!(net.rl(0).session_count(), 0);
+    assert!(
+        net.relay_events(0)
+            .iter()
+            .any(|e| matches!(e, RelayEvent::SessionEnded { .. }))
+    );
+
+    // RFC 4976 §6.1: "If no request is received in that time, the server closes the
+    // connection."
+    let _silent = net.raw(0);
+    net.advance(Duration::from_secs(31));
+    assert!(net.relay_events(0).iter().any(|e| matches!(
+        e,
+        RelayEvent::ConnectionClosed {
+            reason: CloseReason::NoRequest,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn repeated_failed_auth_closes_the_connection() {
+    let mut net = Net::new();
+    let relay = net.relay(RELAY_ADDR, with_users(), 7);
+    let c = net.raw(relay);
+    for n in 0..5 {
+        let auth = format!(
+            "MSRP tid{n} AUTH\r\nTo-Path: {RELAY}\r\nFrom-Path: msrp://192.0.2.1:5000/cl1;tcp\r\nAuthorization: Digest username=\"alice\", realm=\"msrp-test\", nonce=\"00\", uri=\"{RELAY}\", qop=auth, nc=00000001, cnonce=\"c\", response=\"00000000000000000000000000000000\"\r\n-------tid{n}$\r\n"
+        );
+        net.write_raw(relay, c, auth.as_bytes());
+    }
+    assert!(net.relay_events(0).iter().any(|e| matches!(
+        e,
+        RelayEvent::ConnectionClosed {
+            reason: CloseReason::AuthFailures,
+            ..
+        }
+    )));
+}
