@@ -8,6 +8,7 @@
 mod decode;
 mod demo;
 mod listen;
+mod relay;
 mod sdp;
 mod send;
 mod store;
@@ -38,6 +39,8 @@ enum Command {
     Listen(listen::Args),
     /// Send one message; exit status 0 only when it was delivered (and reported, when asked).
     Send(send::Args),
+    /// Run an MSRP relay (RFC 4976); the first line printed is its URI.
+    Relay(relay::Args),
     /// Decode an MSRP byte stream (a file, or stdin) and print each frame.
     Decode(decode::Args),
     /// Print the SDP of a session, or answer an offer.
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Listen(args) => listen::run(args),
         Command::Send(args) => send::run(args),
+        Command::Relay(args) => relay::run(args),
         Command::Decode(args) => decode::run(args),
         Command::Sdp(command) => sdp::run(command),
     };

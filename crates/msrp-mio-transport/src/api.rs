@@ -217,13 +217,19 @@ impl fmt::Display for Stopped {
 
 impl std::error::Error for Stopped {}
 
-/// A command from a [`Handle`] to the event loop.
-pub(crate) enum Command {
+/// A command from a handle to the event loop: to listen, to shut down, or one of its core's.
+pub(crate) enum Command<X> {
     Listen {
         addr: SocketAddr,
         tls: bool,
         reply: SyncSender<io::Result<SocketAddr>>,
     },
+    Shutdown,
+    Core(X),
+}
+
+/// A command of an endpoint's [`Handle`].
+pub(crate) enum EndpointCommand {
     Open {
         spec: Box<SessionSpec>,
         reply: SyncSender<Result<SessionId, OpenError>>,
@@ -240,7 +246,13 @@ pub(crate) enum Command {
     Close {
         session: SessionId,
     },
-    Shutdown,
+}
+
+/// A command of a relay's handle.
+pub(crate) enum RelayCommand {
+    Stats {
+        reply: SyncSender<msrp_relay::Stats>,
+    },
 }
 
 /// What the handles, the event receiver and the loop share.
@@ -281,7 +293,7 @@ impl Shared {
 /// A thread-safe handle to an endpoint's event loop: cheap to clone, usable from any thread.
 #[derive(Clone)]
 pub struct Handle {
-    pub(crate) commands: SyncSender<Command>,
+    pub(crate) commands: SyncSender<Command<EndpointCommand>>,
     pub(crate) shared: Arc<Shared>,
 }
 
@@ -295,7 +307,7 @@ impl Handle {
     /// Sends a command to the loop. `Ok` means the loop will take it: it had not stopped
     /// taking commands when this one was queued (it sets `stopped` before it takes the last
     /// ones, so a command queued before that is seen).
-    fn command(&self, command: Command) -> Result<(), Stopped> {
+    fn command(&self, command: Command<EndpointCommand>) -> Result<(), Stopped> {
         self.commands.send(command).map_err(|_| Stopped)?;
         self.shared.wake();
         if self.shared.stopped.load(Ordering::SeqCst) {
@@ -318,10 +330,10 @@ impl Handle {
     /// 4975 §5.4), a passive one waits for its peer.
     pub fn open_session(&self, spec: SessionSpec) -> Result<SessionId, OpenError> {
         let (reply, answer) = mpsc::sync_channel(1);
-        let command = Command::Open {
+        let command = Command::Core(EndpointCommand::Open {
             spec: Box::new(spec),
             reply,
-        };
+        });
         self.command(command).map_err(|_| OpenError::Shutdown)?;
         answer.recv().unwrap_or(Err(OpenError::Shutdown))
     }
@@ -335,22 +347,22 @@ impl Handle {
         outgoing: OutgoingMessage,
     ) -> Result<MessageRef, Stopped> {
         let message = self.shared.next_message();
-        self.command(Command::Send {
+        self.command(Command::Core(EndpointCommand::Send {
             session,
             message,
             outgoing,
-        })?;
+        }))?;
         Ok(message)
     }
 
     /// Aborts a message. `Err` when the loop has stopped.
     pub fn abort(&self, session: SessionId, message: MessageRef) -> Result<(), Stopped> {
-        self.command(Command::Abort { session, message })
+        self.command(Command::Core(EndpointCommand::Abort { session, message }))
     }
 
     /// Closes a session: messages without an outcome fail. `Err` when the loop has stopped.
     pub fn close_session(&self, session: SessionId) -> Result<(), Stopped> {
-        self.command(Command::Close { session })
+        self.command(Command::Core(EndpointCommand::Close { session }))
     }
 
     /// Asks the endpoint to shut down gracefully.
@@ -374,27 +386,30 @@ pub(crate) fn data_len(event: &EndpointEvent) -> usize {
     }
 }
 
-/// The events of an endpoint, for an application that takes them from a channel.
+/// The events of an endpoint (or of a relay, `E` = [`RelayEvent`](msrp_relay::RelayEvent)), for
+/// an application that takes them from a channel.
 ///
 /// The endpoint stops reading from its connections while more than
 /// [`EndpointConfig::event_capacity`] events, or more than [`EndpointConfig::event_bytes`]
 /// bytes of message data, wait here: a slow application slows its peers down rather than
 /// growing memory.
-pub struct Events {
-    pub(crate) receiver: Receiver<EndpointEvent>,
+pub struct Events<E = EndpointEvent> {
+    pub(crate) receiver: Receiver<E>,
     pub(crate) shared: Arc<Shared>,
+    /// Bytes of message data an event holds.
+    pub(crate) len: fn(&E) -> usize,
 }
 
-impl fmt::Debug for Events {
+impl<E> fmt::Debug for Events<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Events").finish_non_exhaustive()
     }
 }
 
-impl Events {
-    fn taken(&self, event: EndpointEvent) -> EndpointEvent {
+impl<E> Events<E> {
+    fn taken(&self, event: E) -> E {
         let before = self.shared.queued_events.fetch_sub(1, Ordering::AcqRel);
-        let len = data_len(&event);
+        let len = (self.len)(&event);
         let bytes = self.shared.queued_bytes.fetch_sub(len, Ordering::AcqRel) - len;
         if self.shared.reading_paused.load(Ordering::Acquire)
             && before <= self.shared.event_capacity / 2
@@ -405,13 +420,13 @@ impl Events {
         event
     }
 
-    /// The next event, waiting for one; `None` once the endpoint has stopped.
-    pub fn recv(&self) -> Option<EndpointEvent> {
+    /// The next event, waiting for one; `None` once the loop has stopped.
+    pub fn recv(&self) -> Option<E> {
         self.receiver.recv().ok().map(|e| self.taken(e))
     }
 
     /// The next event if one is ready.
-    pub fn try_recv(&self) -> Option<EndpointEvent> {
+    pub fn try_recv(&self) -> Option<E> {
         match self.receiver.try_recv() {
             Ok(e) => Some(self.taken(e)),
             Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
@@ -419,7 +434,7 @@ impl Events {
     }
 
     /// The next event, waiting at most `timeout`.
-    pub fn recv_timeout(&self, timeout: Duration) -> Option<EndpointEvent> {
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<E> {
         match self.receiver.recv_timeout(timeout) {
             Ok(e) => Some(self.taken(e)),
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,

@@ -1,5 +1,5 @@
-//! The event loop: sockets, TLS and the clock around a sans-IO [`msrp_session::Endpoint`],
-//! which decides everything else.
+//! The event loop: sockets, TLS and the clock around a sans-IO core (an
+//! [`msrp_session::Endpoint`] or an [`msrp_relay::Relay`]), which decides everything else.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, IoSlice, Read, Write};
@@ -12,15 +12,12 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, Bytes};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Poll, Token};
-use msrp_session::{
-    Action, ConnectTarget, ConnectionError, ConnectionId, MessageRef, OpenError, OutgoingMessage,
-    PeerCheck, SessionId, SessionSpec,
-};
-use msrp_uri::Host;
+use msrp_session::{MessageRef, OpenError, OutgoingMessage, PeerCheck, SessionId, SessionSpec};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, ServerConfig, ServerConnection};
 
-use crate::api::{Command, EndpointConfig, EndpointEvent, Shared, TransportError};
+use crate::api::{Command, EndpointCommand, EndpointConfig, EndpointEvent, Shared, TransportError};
+use crate::engine::{Core, Dial, Step};
 use crate::io::{Io, IoTable, Phase, SETUP_FLIGHTS, Tls, token_of};
 use crate::resolve::Resolver;
 use crate::tls::{Identity, TlsError};
@@ -37,9 +34,9 @@ const MAX_WRITE: usize = 32 << 10;
 /// Most TLS client configurations kept for reuse (one per way of checking peers).
 const CLIENT_CONFIGS: usize = 64;
 
-/// Where events go: a channel, or a handler running on the loop's thread.
-pub(crate) enum Sink {
-    Channel(Sender<EndpointEvent>),
+/// Where events go: a channel, or (for an endpoint) a handler running on the loop's thread.
+pub(crate) enum Sink<E> {
+    Channel(Sender<E>),
     Handler(Box<dyn Handler>),
 }
 
@@ -58,7 +55,7 @@ impl<F: FnMut(&mut Context<'_>, EndpointEvent) + Send + 'static> Handler for F {
 
 /// What a [`Handler`] can do from the event loop's thread.
 pub struct Context<'a> {
-    driver: &'a mut Driver,
+    driver: &'a mut Driver<msrp_session::Endpoint>,
 }
 
 impl Context<'_> {
@@ -72,14 +69,14 @@ impl Context<'_> {
     /// Aborts a message.
     pub fn abort(&mut self, session: SessionId, message: MessageRef) {
         let now = Instant::now();
-        self.driver.endpoint.abort(now, session, message);
+        self.driver.core.abort(now, session, message);
         self.driver.pump(now);
     }
 
     /// Closes a session.
     pub fn close_session(&mut self, session: SessionId) {
         let now = Instant::now();
-        self.driver.endpoint.close_session(now, session);
+        self.driver.core.close_session(now, session);
         self.driver.pump(now);
     }
 
@@ -99,16 +96,16 @@ struct Listener {
     tls: bool,
 }
 
-pub(crate) struct Driver {
+pub(crate) struct Driver<C: Core> {
     poll: Poll,
     pub(crate) shared: Arc<Shared>,
-    commands: Receiver<Command>,
+    commands: Receiver<Command<C::Command>>,
     config: EndpointConfig,
     /// Every decision about sessions and connections.
-    endpoint: msrp_session::Endpoint,
-    sink: Option<Sink>,
+    pub(crate) core: C,
+    sink: Option<Sink<C::Event>>,
     /// Events for a handler, delivered between connection work.
-    outbox: VecDeque<EndpointEvent>,
+    outbox: VecDeque<C::Event>,
     listeners: HashMap<Token, Listener>,
     /// Tokens of listeners count down from the top, far from the connections' ones.
     next_listener: usize,
@@ -131,13 +128,14 @@ pub(crate) struct Driver {
     setup_until: Option<Instant>,
 }
 
-impl Driver {
+impl<C: Core> Driver<C> {
     pub(crate) fn new(
         poll: Poll,
         shared: Arc<Shared>,
-        commands: Receiver<Command>,
+        commands: Receiver<Command<C::Command>>,
         config: EndpointConfig,
-        sink: Sink,
+        core: C,
+        sink: Sink<C::Event>,
         identity: Identity,
     ) -> Self {
         Self {
@@ -149,7 +147,7 @@ impl Driver {
             ),
             shared,
             commands,
-            endpoint: msrp_session::Endpoint::new(config.endpoint),
+            core,
             read_buf: vec![0; config.read_size.max(4096)],
             pieces: Vec::new(),
             client_configs: HashMap::new(),
@@ -171,10 +169,10 @@ impl Driver {
     // Events to the application, and what the endpoint asks for.
     // -----------------------------------------------------------------------------------------
 
-    fn emit(&mut self, event: EndpointEvent) {
+    fn emit(&mut self, event: C::Event) {
         match &self.sink {
             Some(Sink::Channel(tx)) => {
-                let len = crate::api::data_len(&event);
+                let len = C::event_len(&event);
                 let queued = self.shared.queued_events.fetch_add(1, Ordering::AcqRel) + 1;
                 let bytes = self.shared.queued_bytes.fetch_add(len, Ordering::AcqRel) + len;
                 if tx.send(event).is_err() {
@@ -196,42 +194,36 @@ impl Driver {
 
     /// Hands queued events to a handler, which may issue commands as it goes.
     fn deliver(&mut self) {
-        while let Some(event) = self.outbox.pop_front() {
-            let Some(Sink::Handler(mut handler)) = self.sink.take() else {
-                self.outbox.clear();
-                return;
-            };
-            handler.on_event(&mut Context { driver: self }, event);
-            self.sink = Some(Sink::Handler(handler));
-        }
+        C::deliver(self);
     }
 
-    /// Passes the endpoint's events on. A connection the endpoint calls
-    /// [lost](ConnectionError::Lost) was lost by this loop, which knows why.
+    /// Passes the core's events on. A connection the core calls lost was lost by this loop,
+    /// which knows why.
     fn take_events(&mut self) {
-        while let Some(event) = self.endpoint.poll_event() {
+        loop {
             let ios = &mut self.ios;
-            let event = event.map_connection_error(|id, error| match error {
-                ConnectionError::Lost => ios
-                    .get_id_mut(id)
+            let mut lost = |id: u64| {
+                ios.get_id_mut(id)
                     .and_then(|io| io.error.take())
-                    .unwrap_or(TransportError::Closed),
-                other => TransportError::Endpoint(other),
-            });
+                    .unwrap_or(TransportError::Closed)
+            };
+            let Some(event) = self.core.poll_event(&mut lost) else {
+                return;
+            };
             self.emit(event);
         }
     }
 
-    /// Passes the endpoint's events on and does what it asks.
-    fn pump(&mut self, now: Instant) {
+    /// Passes the core's events on and does what it asks.
+    pub(crate) fn pump(&mut self, now: Instant) {
         loop {
             self.take_events();
-            let Some(action) = self.endpoint.poll_action() else {
+            let Some(step) = self.core.poll_step() else {
                 return;
             };
-            match action {
-                Action::Connect { connection, target } => self.connect(now, connection, *target),
-                Action::Transmit(connection) => {
+            match step {
+                Step::Connect(connection, dial) => self.connect(now, connection, dial),
+                Step::Transmit(connection) => {
                     let token = token_of(connection);
                     if let Some(io) = self.ios.get(token).filter(|io| io.id == connection) {
                         // A socket known to be writable raises no event: the output goes now.
@@ -240,8 +232,15 @@ impl Driver {
                         }
                     }
                 }
-                Action::Close(connection) => self.close(connection),
-                _ => {}
+                Step::Resume(connection) => {
+                    // Input that stopped for another connection's output goes on: no readiness
+                    // event would bring it back.
+                    let token = token_of(connection);
+                    if self.ios.get(token).is_some_and(|io| io.id == connection) {
+                        self.dirty.push(token);
+                    }
+                }
+                Step::Close(connection) => self.close(connection),
             }
         }
     }
@@ -265,13 +264,13 @@ impl Driver {
             }
             let now = Instant::now();
             if self.drained() {
-                self.endpoint.finish(now);
+                self.core.finish(now);
                 self.pump(now);
             }
-            if self.endpoint.is_finished() && self.outbox.is_empty() {
+            if self.core.is_finished() && self.outbox.is_empty() {
                 break;
             }
-            let deadline = self.endpoint.poll_timeout();
+            let deadline = self.core.poll_timeout();
             // Connections with work left from the last turn must not wait for an event.
             let timeout = if self.dirty.is_empty() && self.outbox.is_empty() {
                 deadline.map(|d| d.saturating_duration_since(now))
@@ -323,12 +322,12 @@ impl Driver {
             }
             self.service_dirty(now);
             if deadline.is_some_and(|d| d <= now) {
-                self.endpoint.handle_timeout(now);
+                self.core.handle_timeout(now);
                 self.pump(now);
             }
         }
         let now = Instant::now();
-        self.endpoint.finish(now);
+        self.core.finish(now);
         self.pump(now);
         // Commands queued from now on are refused by their handles; those queued until now are
         // answered here (a message to a session that is gone is refused).
@@ -339,9 +338,9 @@ impl Driver {
 
     /// Whether a shutdown may end now: every session idle and every byte written.
     fn drained(&self) -> bool {
-        self.endpoint.is_shutting_down()
-            && !self.endpoint.is_finished()
-            && self.endpoint.is_idle()
+        self.core.is_shutting_down()
+            && !self.core.is_finished()
+            && self.core.is_idle()
             && self
                 .ios
                 .iter()
@@ -417,59 +416,38 @@ impl Driver {
                 Command::Listen { addr, tls, reply } => {
                     let _ = reply.send(self.listen(addr, tls));
                 }
-                Command::Open { spec, reply } => {
-                    let _ = reply.send(self.open(now, *spec));
-                }
-                Command::Send {
-                    session,
-                    message,
-                    outgoing,
-                } => self.send(now, session, message, outgoing),
-                Command::Abort { session, message } => {
-                    self.endpoint.abort(now, session, message);
-                    self.pump(now);
-                }
-                Command::Close { session } => {
-                    self.endpoint.close_session(now, session);
-                    self.pump(now);
-                }
+                Command::Core(command) => C::command(self, now, command),
                 Command::Shutdown => self.begin_shutdown(now),
             }
         }
     }
 
-    fn open(&mut self, now: Instant, spec: SessionSpec) -> Result<SessionId, OpenError> {
-        let result = self.endpoint.open_session(now, spec);
-        self.pump(now);
-        result
-    }
-
-    fn send(
-        &mut self,
-        now: Instant,
-        session: SessionId,
-        message: MessageRef,
-        outgoing: OutgoingMessage,
-    ) {
-        self.endpoint.send(now, session, message, outgoing);
-        self.pump(now);
-    }
-
     fn begin_shutdown(&mut self, now: Instant) {
-        self.endpoint.shutdown(now);
+        self.core.shutdown(now);
         for (_, mut listener) in self.listeners.drain() {
             let _ = self.poll.registry().deregister(&mut listener.socket);
         }
     }
 
     fn listen(&mut self, addr: SocketAddr, tls: bool) -> io::Result<SocketAddr> {
-        if self.endpoint.is_shutting_down() {
+        if self.core.is_shutting_down() {
             return Err(io::Error::other(crate::Stopped));
         }
         if tls && self.server_tls.is_none() {
             self.server_tls = Some(self.identity.server_config().map_err(io::Error::other)?);
         }
-        let mut socket = TcpListener::bind(addr)?;
+        self.adopt_listener(TcpListener::bind(addr)?, tls)
+    }
+
+    /// Listens on a socket bound already.
+    pub(crate) fn adopt_listener(
+        &mut self,
+        mut socket: TcpListener,
+        tls: bool,
+    ) -> io::Result<SocketAddr> {
+        if tls && self.server_tls.is_none() {
+            self.server_tls = Some(self.identity.server_config().map_err(io::Error::other)?);
+        }
         let local = socket.local_addr()?;
         let token = Token(self.next_listener);
         self.next_listener -= 1;
@@ -498,7 +476,7 @@ impl Driver {
                 Err(_) => continue,
             };
             // Refused (the limits, or a shutdown): the socket is dropped.
-            let Ok(id) = self.endpoint.handle_accept(now, peer) else {
+            let Some(id) = self.core.handle_accept(now, peer) else {
                 continue;
             };
             // A connection closed to make room goes first: the newcomer may take its slot.
@@ -526,27 +504,27 @@ impl Driver {
                     None => io.fail(TransportError::TlsSetup(TlsError::UnknownAnchors)),
                 }
             } else if io.is_live() {
-                self.endpoint.handle_established(now, id, peer, None);
+                self.core.handle_established(now, id, peer, None);
             }
             self.put_back(io_token, io, now);
             self.dirty.push(io_token);
         }
     }
 
-    /// Opens the connection the endpoint asked for: at once to a known address, or once the
+    /// Opens the connection the core asked for: at once to a known address, or once the
     /// host's address is found.
-    fn connect(&mut self, now: Instant, id: ConnectionId, target: ConnectTarget) {
+    fn connect(&mut self, now: Instant, id: u64, target: Dial) {
         let mut io = Box::new(Io::new(id, Phase::Resolving));
         if let Some(check) = &target.tls {
-            match self.client_tls(check, &target.uri) {
+            match self.client_tls(check, &target.host) {
                 Ok(client) => io.tls = Some(Tls::new(rustls::Connection::Client(client))),
                 Err(e) => io.fail(TransportError::TlsSetup(e)),
             }
         }
         if io.is_live() {
-            match (target.addr, target.host_port()) {
+            match (target.addr, target.port) {
                 (Some(addr), _) => self.start_connect(&mut io, addr),
-                (None, Some((host, port))) => self.resolver.lookup(id, host, port),
+                (None, Some(port)) => self.resolver.lookup(id, &target.host, port),
                 (None, None) => io.fail(TransportError::Resolve(io::Error::new(
                     io::ErrorKind::InvalidInput,
                     "the peer's URI has no port",
@@ -557,7 +535,7 @@ impl Driver {
     }
 
     /// A host-name lookup has ended: connect, or give up.
-    fn resolved(&mut self, now: Instant, id: ConnectionId, answer: io::Result<SocketAddr>) {
+    fn resolved(&mut self, now: Instant, id: u64, answer: io::Result<SocketAddr>) {
         let Some(mut io) = self.ios.take_id(id) else {
             // The connection went while its address was looked up.
             return;
@@ -589,12 +567,9 @@ impl Driver {
         io.phase = Phase::Connecting;
     }
 
-    /// A TLS client session for a peer checked as `check`, named as the URI's host.
-    fn client_tls(
-        &mut self,
-        check: &PeerCheck,
-        uri: &msrp_uri::MsrpUri,
-    ) -> Result<ClientConnection, TlsError> {
+    /// A TLS client session for a peer checked as `check`, named as `host` (a name, or an IP
+    /// literal, IPv6 in brackets or not).
+    fn client_tls(&mut self, check: &PeerCheck, host: &str) -> Result<ClientConnection, TlsError> {
         let config = match self.client_configs.get(check) {
             Some(config) => config.clone(),
             None => {
@@ -607,20 +582,18 @@ impl Driver {
                 config
             }
         };
-        let name = match uri.host() {
-            Host::Name(name) => {
-                ServerName::try_from(name.to_owned()).map_err(TlsError::ServerName)?
-            }
-            Host::V4(ip) => ServerName::IpAddress(std::net::IpAddr::V4(ip).into()),
-            Host::V6(ip) => ServerName::IpAddress(std::net::IpAddr::V6(ip).into()),
+        let literal = host.trim_start_matches('[').trim_end_matches(']');
+        let name = match literal.parse::<std::net::IpAddr>() {
+            Ok(ip) => ServerName::IpAddress(ip.into()),
+            Err(_) => ServerName::try_from(host.to_owned()).map_err(TlsError::ServerName)?,
         };
         let mut client = ClientConnection::new(config, name).map_err(TlsError::Config)?;
         client.set_buffer_limit(Some(self.config.write_buffer));
         Ok(client)
     }
 
-    /// Closes a connection the endpoint has let go of.
-    fn close(&mut self, id: ConnectionId) {
+    /// Closes a connection the core has let go of.
+    fn close(&mut self, id: u64) {
         let Some(mut io) = self.ios.take_id(id) else {
             return;
         };
@@ -643,7 +616,7 @@ impl Driver {
         let id = io.id;
         self.ios.insert(token, io);
         if failed {
-            self.endpoint.handle_lost(now, id);
+            self.core.handle_lost(now, id);
         }
         self.pump(now);
     }
@@ -675,14 +648,14 @@ impl Driver {
                 if !io.is_live() || self.paused || io.stopped.for_handler {
                     break;
                 }
-                if !self.endpoint.wants_read(io.id) {
+                if !self.core.wants_read(io.id) {
                     io.stopped.for_output = true;
                     break;
                 }
                 if !core::mem::take(&mut io.stopped.for_output) {
                     break;
                 }
-                self.endpoint.resume(now, io.id);
+                self.core.resume(now, io.id);
                 self.take_events();
                 self.note_input_stop(&mut io);
             }
@@ -711,7 +684,7 @@ impl Driver {
     /// Notes that handling received bytes stopped, with bytes left, for responses to be
     /// written first.
     fn note_input_stop(&self, io: &mut Io) {
-        io.stopped.for_output |= !self.endpoint.wants_read(io.id);
+        io.stopped.for_output |= !self.core.wants_read(io.id);
     }
 
     /// Whether received bytes may be taken in now; notes when the endpoint is what stops them.
@@ -723,7 +696,7 @@ impl Driver {
         if io.phase == Phase::Handshaking {
             return true;
         }
-        if !self.endpoint.wants_read(io.id) {
+        if !self.core.wants_read(io.id) {
             io.stopped.for_output = true;
             return false;
         }
@@ -759,8 +732,7 @@ impl Driver {
                 .and_then(|c| c.first())
                 .map(|c| c.as_ref())
         });
-        self.endpoint
-            .handle_established(now, io.id, peer, certificate);
+        self.core.handle_established(now, io.id, peer, certificate);
         self.take_events();
     }
 
@@ -789,7 +761,7 @@ impl Driver {
                         // once announced, so it is read until it shows.
                         io.ready.readable = n == self.read_buf.len() || io.ready.read_closed;
                         io.heard();
-                        self.endpoint.handle_input(now, io.id, &self.read_buf[..n]);
+                        self.core.handle_input(now, io.id, &self.read_buf[..n]);
                         self.note_input_stop(io);
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => io.ready.readable = false,
@@ -849,8 +821,8 @@ impl Driver {
             // Exactly what rustls holds, so that the decoder zeroes no more than it gets.
             let session = &mut tls.session;
             let result = self
-                .endpoint
-                .fill(now, io.id, pending, |buf| session.reader().read(buf));
+                .core
+                .fill(now, io.id, pending, &mut |buf| session.reader().read(buf));
             io.heard();
             self.note_input_stop(io);
             match result {
@@ -953,7 +925,7 @@ impl Driver {
             let adding = io.is_open()
                 && io.tls.is_some()
                 && !io.is_handshaking()
-                && (!io.out.is_empty() || self.endpoint.wants_write(io.id));
+                && (!io.out.is_empty() || self.core.wants_write(io.id));
             if !adding && !io.flush_tls() {
                 return;
             }
@@ -963,7 +935,7 @@ impl Driver {
             if io.out_len < self.config.write_buffer / 2 {
                 let budget = self.config.write_buffer - io.out_len;
                 let n = self
-                    .endpoint
+                    .core
                     .poll_transmit(now, io.id, budget, &mut self.pieces);
                 io.out_len += n;
                 io.out.extend(self.pieces.drain(..));
@@ -1046,12 +1018,65 @@ impl Driver {
         // meanwhile would keep the loop from ever sleeping.
         let wants_write = io.tls_wants_write()
             || match io.phase {
-                Phase::Open { .. } => !io.out.is_empty() || self.endpoint.wants_write(io.id),
+                Phase::Open { .. } => !io.out.is_empty() || self.core.wants_write(io.id),
                 Phase::Connecting => io.tls.is_none(),
                 _ => false,
             };
         if wants_write && io.ready.writable {
             self.dirty.push(token);
         }
+    }
+}
+
+impl Driver<msrp_session::Endpoint> {
+    /// Hands queued events to the handler, which may issue commands as it goes.
+    pub(crate) fn deliver_to_handler(&mut self) {
+        while let Some(event) = self.outbox.pop_front() {
+            let Some(Sink::Handler(mut handler)) = self.sink.take() else {
+                self.outbox.clear();
+                return;
+            };
+            handler.on_event(&mut Context { driver: self }, event);
+            self.sink = Some(Sink::Handler(handler));
+        }
+    }
+
+    /// Carries out a command of an endpoint's handle.
+    pub(crate) fn endpoint_command(&mut self, now: Instant, command: EndpointCommand) {
+        match command {
+            EndpointCommand::Open { spec, reply } => {
+                let _ = reply.send(self.open(now, *spec));
+            }
+            EndpointCommand::Send {
+                session,
+                message,
+                outgoing,
+            } => self.send(now, session, message, outgoing),
+            EndpointCommand::Abort { session, message } => {
+                self.core.abort(now, session, message);
+                self.pump(now);
+            }
+            EndpointCommand::Close { session } => {
+                self.core.close_session(now, session);
+                self.pump(now);
+            }
+        }
+    }
+
+    fn open(&mut self, now: Instant, spec: SessionSpec) -> Result<SessionId, OpenError> {
+        let result = self.core.open_session(now, spec);
+        self.pump(now);
+        result
+    }
+
+    fn send(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        message: MessageRef,
+        outgoing: OutgoingMessage,
+    ) {
+        self.core.send(now, session, message, outgoing);
+        self.pump(now);
     }
 }

@@ -3,13 +3,14 @@
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
-use std::sync::mpsc;
+use std::sync::mpsc::{self, SyncSender};
 use std::thread::JoinHandle;
 
 use mio::{Poll, Waker};
 
-use crate::api::{EndpointConfig, Events, Handle, Shared};
+use crate::api::{Command, EndpointConfig, Events, Handle, Shared};
 use crate::driver::{Driver, Handler, Sink, WAKER};
+use crate::engine::Core;
 use crate::tls::Identity;
 
 /// An MSRP endpoint: an event loop on its own thread, with its listeners, connections and
@@ -31,6 +32,7 @@ impl Endpoint {
             events: Some(Events {
                 receiver: rx,
                 shared,
+                len: crate::api::data_len,
             }),
             thread: Some(thread),
         })
@@ -48,33 +50,13 @@ impl Endpoint {
 
     fn spawn(
         config: EndpointConfig,
-        sink: Sink,
+        sink: Sink<crate::EndpointEvent>,
     ) -> io::Result<(Handle, JoinHandle<()>, Arc<Shared>)> {
-        let identity = match &config.identity {
-            Some(identity) => identity.clone(),
-            None => Identity::self_signed(&["localhost"]).map_err(io::Error::other)?,
-        };
-        let poll = Poll::new()?;
-        let waker = Waker::new(poll.registry(), WAKER)?;
-        let shared = Arc::new(Shared {
-            waker,
-            woken: AtomicBool::new(false),
-            stopped: AtomicBool::new(false),
-            next_message: AtomicU64::new(1),
-            queued_events: AtomicUsize::new(0),
-            queued_bytes: AtomicUsize::new(0),
-            reading_paused: AtomicBool::new(false),
-            event_capacity: config.event_capacity.max(2),
-            event_bytes: config.event_bytes,
-            fingerprint: Some(identity.fingerprint()),
-        });
-        let (commands_tx, commands_rx) = mpsc::sync_channel(config.command_capacity.max(1));
-        let driver = Driver::new(poll, shared.clone(), commands_rx, config, sink, identity);
-        let thread = std::thread::Builder::new()
-            .name("msrp-endpoint".into())
-            .spawn(move || driver.run())?;
+        let core = msrp_session::Endpoint::new(config.endpoint);
+        let (commands, thread, shared) =
+            start_loop(config, core, sink, "msrp-endpoint", |_| Ok(()))?;
         let handle = Handle {
-            commands: commands_tx,
+            commands,
             shared: shared.clone(),
         };
         Ok((handle, thread, shared))
@@ -115,4 +97,50 @@ impl Drop for Endpoint {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Builds the event loop of `core`, lets `prepare` set it up (a listener bound already), and
+/// starts it on a thread named `name`. Returns where commands go, the thread, and what the
+/// handles share with the loop.
+#[allow(clippy::type_complexity)]
+pub(crate) fn start_loop<C: Core>(
+    config: EndpointConfig,
+    core: C,
+    sink: Sink<C::Event>,
+    name: &str,
+    prepare: impl FnOnce(&mut Driver<C>) -> io::Result<()>,
+) -> io::Result<(SyncSender<Command<C::Command>>, JoinHandle<()>, Arc<Shared>)> {
+    let identity = match &config.identity {
+        Some(identity) => identity.clone(),
+        None => Identity::self_signed(&["localhost"]).map_err(io::Error::other)?,
+    };
+    let poll = Poll::new()?;
+    let waker = Waker::new(poll.registry(), WAKER)?;
+    let shared = Arc::new(Shared {
+        waker,
+        woken: AtomicBool::new(false),
+        stopped: AtomicBool::new(false),
+        next_message: AtomicU64::new(1),
+        queued_events: AtomicUsize::new(0),
+        queued_bytes: AtomicUsize::new(0),
+        reading_paused: AtomicBool::new(false),
+        event_capacity: config.event_capacity.max(2),
+        event_bytes: config.event_bytes,
+        fingerprint: Some(identity.fingerprint()),
+    });
+    let (commands_tx, commands_rx) = mpsc::sync_channel(config.command_capacity.max(1));
+    let mut driver = Driver::new(
+        poll,
+        shared.clone(),
+        commands_rx,
+        config,
+        core,
+        sink,
+        identity,
+    );
+    prepare(&mut driver)?;
+    let thread = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || driver.run())?;
+    Ok((commands_tx, thread, shared))
 }

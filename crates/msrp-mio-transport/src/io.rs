@@ -8,14 +8,13 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 use mio::Token;
 use mio::net::TcpStream;
-use msrp_session::ConnectionId;
 
 use crate::api::TransportError;
 
 /// The token of a connection's socket: its id's low half, which tells the live connections
-/// apart, past the waker's token.
-pub(crate) fn token_of(connection: ConnectionId) -> Token {
-    Token(1 + (connection.as_u64() as u32) as usize)
+/// apart, past the waker's token. Ids are the numbers of the sans-IO core's connection ids.
+pub(crate) fn token_of(connection: u64) -> Token {
+    Token(1 + (connection as u32) as usize)
 }
 
 /// Where a connection is in its life, as far as its socket goes.
@@ -92,7 +91,8 @@ pub(crate) const SETUP_FLIGHTS: u8 = 3;
 
 /// One connection's socket side.
 pub(crate) struct Io {
-    pub(crate) id: ConnectionId,
+    /// The number of the core's id of the connection.
+    pub(crate) id: u64,
     /// `None` while the peer's address is looked up.
     pub(crate) stream: Option<TcpStream>,
     pub(crate) peer: Option<SocketAddr>,
@@ -112,7 +112,7 @@ pub(crate) struct Io {
 }
 
 impl Io {
-    pub(crate) fn new(id: ConnectionId, phase: Phase) -> Self {
+    pub(crate) fn new(id: u64, phase: Phase) -> Self {
         Self {
             id,
             stream: None,
@@ -235,7 +235,7 @@ impl IoTable {
     }
 
     /// Takes the connection `id` out, if it is the one in its slot.
-    pub(crate) fn take_id(&mut self, id: ConnectionId) -> Option<Box<Io>> {
+    pub(crate) fn take_id(&mut self, id: u64) -> Option<Box<Io>> {
         let token = token_of(id);
         if self.get(token)?.id != id {
             return None;
@@ -266,7 +266,7 @@ impl IoTable {
     }
 
     /// The connection `id`, if it is the one in its slot.
-    pub(crate) fn get_id_mut(&mut self, id: ConnectionId) -> Option<&mut Io> {
+    pub(crate) fn get_id_mut(&mut self, id: u64) -> Option<&mut Io> {
         self.get_mut(token_of(id)).filter(|io| io.id == id)
     }
 

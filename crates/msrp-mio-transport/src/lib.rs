@@ -75,8 +75,10 @@
 mod api;
 mod driver;
 mod endpoint;
+mod engine;
 mod file;
 mod io;
+mod relay;
 mod resolve;
 mod tls;
 
@@ -84,11 +86,17 @@ pub use api::{EndpointConfig, EndpointEvent, Events, Handle, HostLookup, Stopped
 pub use driver::{Context, Handler};
 pub use endpoint::Endpoint;
 pub use file::FileSource;
+/// The relay's configuration and what it tells, as [`RelayServer`] runs it.
+pub use msrp_relay::{
+    CloseReason as RelayCloseReason, RelayConfig, RelayEvent, Stats as RelayStats, Users,
+    UsersError,
+};
 /// The sans-IO endpoint's names, specs and errors, as this crate's API uses them.
 pub use msrp_session::{
     ConnectionError, ConnectionId, Credentials, MessageRef, OpenError, PeerCheck, Relay,
     RelayError, Role, SessionId, SessionSpec, fingerprint_of, matches_fingerprint,
 };
+pub use relay::{RelayHandle, RelayServer, RelayServerConfig};
 pub use tls::{Identity, PeerVerification, TlsError, secure_random};
 
 /// Compiles the example of `README.md` as a doctest, so that it stays correct.

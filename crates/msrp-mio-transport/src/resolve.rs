@@ -11,19 +11,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
 
-use msrp_session::ConnectionId;
-
 use crate::api::{HostLookup, Shared};
 
 /// A lookup to do: the connection it is for, the host and the port.
 struct Job {
-    connection: ConnectionId,
+    connection: u64,
     host: String,
     port: u16,
 }
 
 /// What a lookup found.
-pub(crate) type Answer = (ConnectionId, io::Result<SocketAddr>);
+pub(crate) type Answer = (u64, io::Result<SocketAddr>);
 
 pub(crate) struct Resolver {
     waiting: VecDeque<Job>,
@@ -50,7 +48,7 @@ impl Resolver {
     }
 
     /// Looks up `host`; the answer comes from [`poll`](Self::poll).
-    pub(crate) fn lookup(&mut self, connection: ConnectionId, host: &str, port: u16) {
+    pub(crate) fn lookup(&mut self, connection: u64, host: &str, port: u16) {
         self.waiting.push_back(Job {
             connection,
             host: host.to_owned(),

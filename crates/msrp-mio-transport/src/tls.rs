@@ -90,6 +90,30 @@ impl Identity {
         }
     }
 
+    /// An identity from PEM files: the certificate chain (leaf first) and its private key
+    /// (PKCS #8, PKCS #1 or SEC1).
+    pub fn from_pem_files(
+        chain: &std::path::Path,
+        key: &std::path::Path,
+    ) -> Result<Self, std::io::Error> {
+        use rustls::pki_types::pem::PemObject;
+        let invalid = |what: &str, e: rustls::pki_types::pem::Error| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{what}: {e}"))
+        };
+        let chain = CertificateDer::pem_file_iter(chain)
+            .map_err(|e| invalid("certificate file", e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid("certificate file", e))?;
+        if chain.is_empty() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "certificate file: no certificate",
+            ));
+        }
+        let key = PrivateKeyDer::from_pem_file(key).map_err(|e| invalid("key file", e))?;
+        Ok(Self { chain, key })
+    }
+
     /// The SHA-256 fingerprint of the leaf certificate, for `a=fingerprint`.
     pub fn fingerprint(&self) -> Fingerprint {
         fingerprint_of(self.chain.first().map_or(&[][..], |c| c.as_ref()))

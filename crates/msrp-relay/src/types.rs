@@ -15,6 +15,12 @@ impl ConnectionId {
     pub fn as_u64(self) -> u64 {
         self.0
     }
+
+    /// The connection that [`as_u64`](Self::as_u64) gave this number for, for an I/O layer
+    /// that keeps numbers. A number that names no live connection finds nothing.
+    pub const fn from_u64(n: u64) -> Self {
+        Self(n)
+    }
 }
 
 impl fmt::Debug for ConnectionId {

@@ -54,6 +54,14 @@ raw_id!(SessionId, "session");
 raw_id!(ConnectionId, "connection");
 raw_id!(MessageRef, "message");
 
+impl ConnectionId {
+    /// The connection that [`as_u64`](Self::as_u64) gave this number for, for an I/O layer
+    /// that keeps numbers. A number that names no live connection finds nothing.
+    pub const fn from_u64(n: u64) -> Self {
+        Self(n)
+    }
+}
+
 impl MessageRef {
     /// A message named by this number.
     pub const fn new(n: u64) -> Self {

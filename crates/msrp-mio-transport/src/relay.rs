@@ -1,0 +1,190 @@
+//! Running an RFC 4976 relay ([`msrp_relay::Relay`]) on the same event loop as an endpoint:
+//! its listeners, its connections to clients and next hops, TLS, timers.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, SyncSender};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use mio::net::TcpListener;
+use msrp_relay::{Relay, RelayConfig, RelayEvent, Stats};
+use msrp_session::PeerCheck;
+
+use crate::api::{Command, EndpointConfig, Events, RelayCommand, Shared, Stopped};
+use crate::driver::Sink;
+use crate::endpoint::start_loop;
+use crate::engine::RelayCore;
+use crate::tls::secure_random;
+
+/// Configuration of a [`RelayServer`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct RelayServerConfig {
+    /// What the relay decides with: its URI (its port is the one bound when it is 0), its users,
+    /// its limits and timeouts.
+    pub relay: RelayConfig,
+    /// The event loop's settings: the certificate for TLS listeners, buffers, polling, name
+    /// lookups (its `endpoint` part is not used).
+    pub transport: EndpointConfig,
+    /// How the certificates of next hops reached over TLS (`msrps` URIs) are checked: trust
+    /// anchors, as RFC 4976 §6.3 wants relays authenticated by their host names. With
+    /// [`PeerCheck::None`] (the default) no TLS next hop can be reached.
+    pub next_hop_check: PeerCheck,
+}
+
+impl RelayServerConfig {
+    /// A relay with these settings, the default event loop, and no TLS next hops.
+    pub fn new(relay: RelayConfig) -> Self {
+        Self {
+            relay,
+            transport: EndpointConfig::default(),
+            next_hop_check: PeerCheck::None,
+        }
+    }
+}
+
+/// A thread-safe handle to a relay's event loop.
+#[derive(Clone)]
+pub struct RelayHandle {
+    commands: SyncSender<Command<RelayCommand>>,
+    shared: Arc<Shared>,
+}
+
+impl core::fmt::Debug for RelayHandle {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RelayHandle").finish_non_exhaustive()
+    }
+}
+
+impl RelayHandle {
+    fn command(&self, command: Command<RelayCommand>) -> Result<(), Stopped> {
+        self.commands.send(command).map_err(|_| Stopped)?;
+        self.shared.wake();
+        if self.shared.stopped.load(Ordering::SeqCst) {
+            return Err(Stopped);
+        }
+        Ok(())
+    }
+
+    /// Listens on another address too (port 0 picks a free one); with `tls`, clients connect
+    /// with `msrps`.
+    pub fn listen(&self, addr: SocketAddr, tls: bool) -> io::Result<SocketAddr> {
+        let stopped = || io::Error::other(Stopped);
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.command(Command::Listen { addr, tls, reply })
+            .map_err(|_| stopped())?;
+        answer.recv().unwrap_or_else(|_| Err(stopped()))
+    }
+
+    /// What the relay has done so far.
+    pub fn stats(&self) -> Result<Stats, Stopped> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.command(Command::Core(RelayCommand::Stats { reply }))?;
+        answer.recv().map_err(|_| Stopped)
+    }
+
+    /// Asks the relay to shut down: it takes no more connections and closes the ones it has.
+    pub fn shutdown(&self) {
+        let _ = self.command(Command::Shutdown);
+    }
+}
+
+/// An MSRP relay (RFC 4976) running on its own thread: clients authenticate to it and send
+/// through it; it opens connections to next hops as their To-Paths ask. Dropping it shuts it
+/// down and waits for the thread.
+#[derive(Debug)]
+pub struct RelayServer {
+    handle: RelayHandle,
+    events: Events<RelayEvent>,
+    thread: Option<JoinHandle<()>>,
+    addr: SocketAddr,
+    uri: String,
+}
+
+impl RelayServer {
+    /// Starts a relay listening on `bind` (port 0 picks a free one; the relay's URI then
+    /// carries the port bound), over TLS when `tls`.
+    pub fn start(mut config: RelayServerConfig, bind: SocketAddr, tls: bool) -> io::Result<Self> {
+        let socket = std::net::TcpListener::bind(bind)?;
+        socket.set_nonblocking(true)?;
+        let addr = socket.local_addr()?;
+        if config.relay.port == 0 {
+            config.relay.port = addr.port();
+        }
+        config.relay.secure = tls;
+        let uri = config.relay.uri();
+        let relay = Relay::new(config.relay, secure_random(), Instant::now());
+        let core = RelayCore {
+            relay,
+            next_hop_check: config.next_hop_check,
+        };
+        let (tx, rx) = mpsc::channel();
+        let (commands, thread, shared) = start_loop(
+            config.transport,
+            core,
+            Sink::Channel(tx),
+            "msrp-relay",
+            |driver| {
+                driver
+                    .adopt_listener(TcpListener::from_std(socket), tls)
+                    .map(|_| ())
+            },
+        )?;
+        Ok(Self {
+            handle: RelayHandle {
+                commands,
+                shared: shared.clone(),
+            },
+            events: Events {
+                receiver: rx,
+                shared,
+                len: |_| 0,
+            },
+            thread: Some(thread),
+            addr,
+            uri,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its URI, as clients address their AUTH to it (`msrp://127.0.0.1:2855;tcp`).
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    /// The handle that commands it; clone it for other threads.
+    pub fn handle(&self) -> &RelayHandle {
+        &self.handle
+    }
+
+    /// Its events: clients authenticated or refused, URIs that ended, failure reports sent,
+    /// connections closed.
+    pub fn events(&self) -> &Events<RelayEvent> {
+        &self.events
+    }
+
+    /// Shuts down and waits for the event loop to finish.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.handle.shutdown();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for RelayServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
