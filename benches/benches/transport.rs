@@ -91,11 +91,11 @@ use msrp_benches::loopback::{
     tls_write_all, unique_session_id, uri,
 };
 use msrp_benches::{
-    Settings, compare, is_bench_mode, is_quick, is_selected, measure, median, print_info,
-    print_ratio, print_spread, random_body, seeded_random,
+    Settings, compare, guarded, is_bench_mode, is_quick, is_selected, measure, median, print_info,
+    print_ratio, random_body, report, seeded_random,
 };
 use msrp_mio_transport::{Role, SessionId, SessionSpec};
-use msrp_session::{Chunking, OutgoingMessage, SessionConfig};
+use msrp_session::{Chunking, SessionConfig};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, ServerConnection};
 
@@ -118,11 +118,6 @@ const READ_BUF: usize = 256 << 10;
 
 /// A measurement: does `iters` units of work and returns the time of the measured part.
 type Measure<'a> = Box<dyn FnMut(u64) -> Duration + 'a>;
-
-/// A generous deadline for moving `bytes` over loopback.
-fn bulk_limit(bytes: usize) -> Duration {
-    Duration::from_secs(30) + Duration::from_secs_f64(bytes as f64 / 20e6)
-}
 
 /// A deadline for `n` round trips.
 fn trips_limit(n: u64) -> Duration {
@@ -209,51 +204,11 @@ impl Subject {
 
     /// Sends `body` as one message and waits for its end at the receiver and its outcome.
     fn bulk(&self, body: &Bytes) {
-        let message = self
-            .client
-            .endpoint
-            .handle()
-            .send(
-                self.client_session,
-                OutgoingMessage::new("application/octet-stream", body.clone()),
-            )
-            .expect("the endpoint runs");
-        let limit = bulk_limit(body.len());
-        let (counted, result) = self.server.wait(limit, "the message's end", |n| match n {
-            n @ (Note::SessionFailed(_) | Note::ConnectionError(_)) => {
-                failure(&n, "the message's end");
-                None
-            }
-            Note::End {
-                session,
-                counted,
-                result,
-            } if session == self.server_session => Some((counted, result)),
-            _ => None,
-        });
-        if result != Ok(body.len() as u64) {
-            panic!(
-                "the message did not arrive whole: {result:?} after {counted} bytes; then \
-                 the receiver said {:?} and the sender {:?}",
-                self.server.drain_notes(Duration::from_secs(1)),
-                self.client.drain_notes(Duration::from_secs(1)),
-            );
-        }
-        assert_eq!(counted, body.len() as u64, "every byte was delivered");
-        let delivered = self
-            .client
-            .wait(limit, "the message's outcome", |n| match n {
-                n @ (Note::SessionFailed(_) | Note::ConnectionError(_)) => {
-                    failure(&n, "the message's outcome");
-                    None
-                }
-                Note::Outcome {
-                    message: m,
-                    delivered,
-                } if m == message => Some(delivered),
-                _ => None,
-            });
-        assert!(delivered, "the message was delivered");
+        msrp_benches::loopback::bulk(
+            (&self.client, self.client_session),
+            (&self.server, self.server_session),
+            body,
+        );
     }
 }
 
@@ -544,27 +499,6 @@ fn rustls_connect(certs: &Certs) -> Measure<'static> {
     })
 }
 
-/// Runs one figure. A figure whose run fails (a transfer that stalls, a deadline that passes)
-/// prints its ratio as 0.00 and a line `error NAME: why`, and the other figures still run;
-/// when only checking (`cargo test --benches`) the failure fails the check.
-fn guarded(name: &str, goal: Option<f64>, check: bool, figure: impl FnOnce()) {
-    let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(figure)) else {
-        return;
-    };
-    if check {
-        std::panic::resume_unwind(panic);
-    }
-    let why = panic
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("a panic");
-    if let Some(goal) = goal {
-        print_ratio(name, 0.0, goal);
-    }
-    println!("error {name}: {why}");
-}
-
 /// Settings for the bulk transfers: a unit of 1 GiB is long already, so 7 rounds; the quick
 /// run's 128 MiB units are short, and the loopback's speed varies from round to round on a
 /// shared machine, so 11 rounds.
@@ -573,15 +507,6 @@ fn bulk_settings(settings: &Settings) -> Settings {
         rounds: if is_quick() { 11 } else { 7 },
         ..*settings
     }
-}
-
-/// Prints the ratio of a comparison, its spread, and both sides' rates.
-fn report(name: &str, goal: f64, c: &msrp_benches::Comparison, unit: (f64, &str)) {
-    print_ratio(name, c.ratio, goal);
-    print_spread(name, c);
-    let (per_unit, label) = unit;
-    print_info(&format!("{name}.msrp"), per_unit / c.subject_ns, label);
-    print_info(&format!("{name}.baseline"), per_unit / c.baseline_ns, label);
 }
 
 /// The bulk benches: TCP, TCP with 2 KiB chunks, TLS.

@@ -33,6 +33,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod kamailio;
 pub mod loopback;
 
 use std::ops::Range;
@@ -402,6 +403,36 @@ pub fn print_spread(name: &str, c: &Comparison) {
 /// Prints an absolute figure as `info NAME VALUE UNIT`, with up to three decimals.
 pub fn print_info(name: &str, value: f64, unit: &str) {
     println!("info {name} {value:.3} {unit}");
+}
+
+/// Runs one figure. A figure whose run fails (a transfer that stalls, a deadline that passes)
+/// prints its ratio as 0.00 and a line `error NAME: why`, and the other figures still run;
+/// when only checking (`cargo test --benches`) the failure fails the check.
+pub fn guarded(name: &str, goal: Option<f64>, check: bool, figure: impl FnOnce()) {
+    let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(figure)) else {
+        return;
+    };
+    if check {
+        std::panic::resume_unwind(panic);
+    }
+    let why = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic");
+    if let Some(goal) = goal {
+        print_ratio(name, 0.0, goal);
+    }
+    println!("error {name}: {why}");
+}
+
+/// Prints the ratio of a comparison, its spread, and both sides' rates.
+pub fn report(name: &str, goal: f64, c: &Comparison, unit: (f64, &str)) {
+    print_ratio(name, c.ratio, goal);
+    print_spread(name, c);
+    let (per_unit, label) = unit;
+    print_info(&format!("{name}.msrp"), per_unit / c.subject_ns, label);
+    print_info(&format!("{name}.baseline"), per_unit / c.baseline_ns, label);
 }
 
 #[cfg(test)]

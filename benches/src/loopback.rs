@@ -83,6 +83,8 @@ impl Certs {
 pub enum Note {
     /// A session's connection is up.
     Bound(SessionId),
+    /// A session through a relay was granted its path.
+    Authenticated(SessionId, String),
     /// A message delivered in pieces ended: the bytes its data events carried (checked to come
     /// in order), and its result.
     End {
@@ -206,6 +208,9 @@ fn handler(
             }
             EndpointEvent::Session(_, _) => None,
             EndpointEvent::Bound { session, .. } => Some(Note::Bound(session)),
+            EndpointEvent::Authenticated { session, path, .. } => {
+                Some(Note::Authenticated(session, path.to_string()))
+            }
             EndpointEvent::Refused { error, .. } => {
                 Some(Note::Trouble(format!("message refused: {error}")))
             }
@@ -588,3 +593,57 @@ impl<F: FnMut()> Drop for OnDrop<F> {
 /// A shared slot for figures that a measurement closure records as it goes (the two write
 /// sizes of a baseline, for instance).
 pub type Record = Arc<Mutex<Vec<f64>>>;
+
+/// A generous deadline for moving `bytes` over loopback.
+pub fn bulk_limit(bytes: usize) -> Duration {
+    Duration::from_secs(30) + Duration::from_secs_f64(bytes as f64 / 20e6)
+}
+
+/// Sends `body` as one message from `client`'s session to `server`'s, and waits for its end
+/// at the receiver (every byte counted, in order) and its delivered outcome at the sender.
+pub fn bulk(client: (&Side, SessionId), server: (&Side, SessionId), body: &Bytes) {
+    let (client, client_session) = client;
+    let (server, server_session) = server;
+    let message = client
+        .endpoint
+        .handle()
+        .send(
+            client_session,
+            OutgoingMessage::new("application/octet-stream", body.clone()),
+        )
+        .expect("the endpoint runs");
+    let limit = bulk_limit(body.len());
+    let (counted, result) = server.wait(limit, "the message's end", |n| match n {
+        n @ (Note::SessionFailed(_) | Note::ConnectionError(_)) => {
+            failure(&n, "the message's end");
+            None
+        }
+        Note::End {
+            session,
+            counted,
+            result,
+        } if session == server_session => Some((counted, result)),
+        _ => None,
+    });
+    if result != Ok(body.len() as u64) {
+        panic!(
+            "the message did not arrive whole: {result:?} after {counted} bytes; then \
+             the receiver said {:?} and the sender {:?}",
+            server.drain_notes(Duration::from_secs(1)),
+            client.drain_notes(Duration::from_secs(1)),
+        );
+    }
+    assert_eq!(counted, body.len() as u64, "every byte was delivered");
+    let delivered = client.wait(limit, "the message's outcome", |n| match n {
+        n @ (Note::SessionFailed(_) | Note::ConnectionError(_)) => {
+            failure(&n, "the message's outcome");
+            None
+        }
+        Note::Outcome {
+            message: m,
+            delivered,
+        } if m == message => Some(delivered),
+        _ => None,
+    });
+    assert!(delivered, "the message was delivered");
+}

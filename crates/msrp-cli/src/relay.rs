@@ -69,9 +69,20 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         ),
     }
     let mut config = RelayServerConfig::new(relay);
-    if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
-        let identity = Identity::from_pem_files(cert, key)
-            .map_err(|e| Failure::new(USAGE, format!("cannot read --cert/--key: {e}")))?;
+    if args.tls {
+        let identity = match (&args.cert, &args.key) {
+            (Some(cert), Some(key)) => Identity::from_pem_files(cert, key)
+                .map_err(|e| Failure::new(USAGE, format!("cannot read --cert/--key: {e}")))?,
+            _ => Identity::self_signed(&[&config.relay.host]).map_err(|e| {
+                Failure::new(NOT_DELIVERED, format!("cannot make a certificate: {e}"))
+            })?,
+        };
+        // Clients check the relay's certificate by this (`--relay-fingerprint`); stdout keeps
+        // the URI alone on its first line.
+        eprintln!(
+            "msrp: relay certificate fingerprint {}",
+            identity.fingerprint()
+        );
         config.transport.identity = Some(identity);
     }
     let server = RelayServer::start(config, args.bind, args.tls).map_err(|e| {

@@ -69,6 +69,27 @@
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Running a relay
+//!
+//! A [`RelayServer`] runs a sans-IO [`msrp_relay::Relay`] on the same kind of event loop: the
+//! relay decides (AUTH and digest, Use-Path URIs, path checks, forwarding, failure REPORTs,
+//! backpressure between the connections it forwards between) and the loop does the I/O,
+//! including connections to next hops, opened on demand and reused (RFC 4976 §6.5).
+//!
+//! ```no_run
+//! use msrp_mio_transport::{RelayConfig, RelayEvent, RelayServer, RelayServerConfig};
+//!
+//! let config = RelayServerConfig::new(RelayConfig::new("127.0.0.1", 0));
+//! let relay = RelayServer::start(config, "127.0.0.1:0".parse()?, false)?;
+//! println!("clients authenticate to {}", relay.uri());
+//! while let Some(event) = relay.events().recv() {
+//!     if let RelayEvent::Authenticated { uri, .. } = event {
+//!         println!("granted {uri}");
+//!     }
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![forbid(unsafe_code)]
 

@@ -128,6 +128,10 @@ pub struct RelayConfig {
     /// Time a connection may go unused before it is closed (RFC 4976 §6.5: "more than one
     /// hour"). Default 1 hour.
     pub idle_timeout: Duration,
+    /// Time a connection may be quiet (nothing received, nothing waiting to be written)
+    /// before it gives back its buffers; the next bytes get new ones. An idle client then
+    /// costs the relay a few hundred bytes instead of a 64 KiB receive buffer. Default 1 s.
+    pub buffer_release: Duration,
     /// Failed AUTHs (credentials refused) on a connection before it is closed (RFC 4976 §6.3:
     /// "the relay SHOULD terminate the corresponding connection"). Default 5.
     pub max_auth_failures: u32,
@@ -155,6 +159,7 @@ impl RelayConfig {
             first_request_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(3600),
+            buffer_release: Duration::from_secs(1),
             max_auth_failures: 5,
         }
     }

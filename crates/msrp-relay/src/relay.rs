@@ -123,6 +123,8 @@ pub(crate) struct Conn {
     last_active: Instant,
     pub(crate) auth_failures: u32,
     transmit_pending: bool,
+    /// A [`Timer::Release`] is armed for it.
+    release_armed: bool,
 }
 
 impl Conn {
@@ -152,6 +154,7 @@ impl Conn {
             last_active: now,
             auth_failures: 0,
             transmit_pending: false,
+            release_armed: false,
         }
     }
 
@@ -182,6 +185,8 @@ enum Timer {
     Conn(ConnectionId),
     Session(Box<str>),
     Pending(ConnectionId, TransactionId),
+    /// A connection gives back its buffers if it has been quiet since.
+    Release(ConnectionId),
 }
 
 /// An RFC 4976 relay as a sans-IO state machine: it grants URIs to clients that authenticate
@@ -469,6 +474,7 @@ impl Relay {
         conn.decoder.push(data);
         conn.last_active = now;
         self.process(now, connection);
+        self.arm_release(now, connection);
     }
 
     /// Lets `read` write up to `max` received bytes straight into the connection's decoder,
@@ -486,6 +492,7 @@ impl Relay {
         let n = conn.decoder.fill(max, read)?;
         conn.last_active = now;
         self.process(now, connection);
+        self.arm_release(now, connection);
         Ok(n)
     }
 
@@ -1038,6 +1045,9 @@ impl Relay {
         for waiter in waiters {
             self.unblock(waiter);
         }
+        if n > 0 {
+            self.arm_release(now, connection);
+        }
         n
     }
 
@@ -1072,6 +1082,42 @@ impl Relay {
         }
     }
 
+    /// Arms the release of a connection's buffers for when it has been quiet long enough,
+    /// unless it is armed already.
+    fn arm_release(&mut self, now: Instant, connection: ConnectionId) {
+        let Some(conn) = self.conns.get_mut(connection.0) else {
+            return;
+        };
+        if !conn.release_armed {
+            conn.release_armed = true;
+            let at = now + self.config.buffer_release;
+            self.timers.push(Reverse((at, Timer::Release(connection))));
+        }
+    }
+
+    /// A connection quiet for [`RelayConfig::buffer_release`] gives back its receive buffer
+    /// and the spare room of its queues; one still busy is looked at again later.
+    fn release(&mut self, now: Instant, connection: ConnectionId) {
+        let Some(conn) = self.conns.get_mut(connection.0) else {
+            return;
+        };
+        conn.release_armed = false;
+        let due = conn.last_active + self.config.buffer_release;
+        let quiet = conn.out.is_empty() && conn.decoder.buffered() == 0;
+        if quiet && due <= now {
+            conn.decoder.release_memory();
+            conn.out.shrink_to_fit();
+            conn.ends.shrink_to_fit();
+            conn.waiters.shrink_to_fit();
+            conn.pending.shrink_to_fit();
+            conn.owned.shrink_to_fit();
+        } else {
+            conn.release_armed = true;
+            let at = due.max(now + self.config.buffer_release);
+            self.timers.push(Reverse((at, Timer::Release(connection))));
+        }
+    }
+
     /// Arms the expiry of a granted URI.
     pub(crate) fn arm_session(&mut self, at: Instant, id: Box<str>) {
         self.timers.push(Reverse((at, Timer::Session(id))));
@@ -1102,6 +1148,7 @@ impl Relay {
                         self.end_session(&id);
                     }
                 }
+                Timer::Release(id) => self.release(now, id),
                 Timer::Pending(id, tid) => {
                     let Some(pending) = self
                         .conns
@@ -1215,4 +1262,61 @@ impl Relay {
 /// A transaction id for frames that go nowhere.
 fn placeholder_tid() -> TransactionId {
     TransactionId::from_random([0; 16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn relay(now: Instant) -> Relay {
+        let mut n = 0u8;
+        Relay::new(
+            RelayConfig::new("relay.example.com", 2855),
+            move |buf: &mut [u8]| {
+                for b in buf {
+                    n = n.wrapping_add(37);
+                    *b = n;
+                }
+            },
+            now,
+        )
+    }
+
+    #[test]
+    fn a_quiet_connection_gives_back_its_receive_buffer() {
+        let now = Instant::now();
+        let mut relay = relay(now);
+        let peer: SocketAddr = "192.0.2.1:40000".parse().unwrap();
+        let c = relay.handle_accept(now, peer).unwrap();
+        relay.handle_established(now, c, peer, None);
+        relay.handle_input(
+            now,
+            c,
+            b"MSRP a1x9 AUTH\r\nTo-Path: msrp://relay.example.com:2855;tcp\r\n\
+              From-Path: msrp://client.example.com:7000/s1;tcp\r\n-------a1x9$\r\n",
+        );
+        let mut out = Vec::new();
+        relay.poll_transmit(now, c, 1 << 20, &mut out);
+        assert_eq!(relay.session_count(), 1, "{out:?}");
+        assert!(!out.is_empty(), "the AUTH was answered");
+        let capacity = |relay: &Relay| relay.conns.get(c.0).unwrap().decoder.capacity();
+        assert!(capacity(&relay) > 0);
+        // Not yet: it was busy less than a second ago.
+        relay.handle_timeout(now + Duration::from_millis(500));
+        assert!(capacity(&relay) > 0);
+        // Quiet for a second: the buffer goes, the connection and its URI stay.
+        let later = relay.poll_timeout().unwrap();
+        relay.handle_timeout(later);
+        assert_eq!(capacity(&relay), 0);
+        assert_eq!(relay.connection_count(), 1);
+        assert_eq!(relay.session_count(), 1);
+        // And the next request is read as before.
+        relay.handle_input(
+            later,
+            c,
+            b"MSRP a2x9 AUTH\r\nTo-Path: msrp://relay.example.com:2855;tcp\r\n\
+              From-Path: msrp://client.example.com:7000/s2;tcp\r\n-------a2x9$\r\n",
+        );
+        assert_eq!(relay.session_count(), 2);
+    }
 }

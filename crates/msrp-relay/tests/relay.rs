@@ -693,3 +693,100 @@ fn repeated_failed_auth_closes_the_connection() {
         }
     )));
 }
+
+#[test]
+fn ten_thousand_sessions_go_through_one_relay_with_the_default_limits() {
+    // Five receiving endpoints and five sending ones, each with 1,000 sessions through the
+    // relay (its default limit per connection): 10,000 relay sessions. RFC 4976 §5.4: every
+    // session of an endpoint shares its one connection to the relay.
+    const PER: usize = 1000;
+    const PAIRS: usize = 5;
+    let mut net = Net::new();
+    net.relay(RELAY_ADDR, relay_config(), 7);
+    let addr = |node: usize| format!("127.0.0.1:{}", 7000 + node);
+    for node in 1..=2 * PAIRS {
+        net.endpoint(&addr(node));
+    }
+    let relay = || Relay::new(RELAY.parse().unwrap());
+    let spec = |local: &str, peer: &str, role: Role, seed: u64| {
+        let mut config =
+            SessionConfig::new(local.parse().unwrap(), peer.parse().unwrap(), random(seed));
+        config.from_path_check = msrp_session::FromPathCheck::Off;
+        SessionSpec::new(config, role)
+            .through(vec![relay()])
+            .allow_plain_relay()
+    };
+    // The receivers first: their paths are what the senders send to.
+    let now = net.now;
+    let mut receivers = Vec::new();
+    for node in 1..=PAIRS {
+        for i in 0..PER {
+            let local = uri(&addr(node), &format!("r{node}x{i}"));
+            let s = net
+                .ep(node)
+                .open_session(now, spec(&local, NOBODY, Role::Passive, i as u64))
+                .unwrap();
+            receivers.push((node, s));
+        }
+    }
+    net.run();
+    let mut paths = Vec::new();
+    for node in 1..=PAIRS {
+        let events = net.endpoint_events(node);
+        for &(_, s) in receivers.iter().filter(|(n, _)| *n == node) {
+            paths.push(granted(&events, s).expect("a receiver's path"));
+        }
+    }
+    assert_eq!(net.rl(0).session_count(), PAIRS * PER);
+    // Each sender sends one message to its receiver.
+    let now = net.now;
+    let mut senders = Vec::new();
+    for (k, path) in paths.iter().enumerate() {
+        let node = PAIRS + 1 + k / PER;
+        let local = uri(&addr(node), &format!("s{k}"));
+        let s = net
+            .ep(node)
+            .open_session(now, spec(&local, path, Role::Active, k as u64))
+            .unwrap();
+        net.ep(node).send(
+            now,
+            s,
+            MessageRef::new(k as u64),
+            OutgoingMessage::new("text/plain", format!("message {k}")),
+        );
+        senders.push((node, s));
+    }
+    net.run();
+    assert_eq!(net.rl(0).session_count(), 2 * PAIRS * PER);
+    assert_eq!(net.rl(0).connection_count(), 2 * PAIRS);
+    // Every message arrived, at its own receiver, and every sender learned it.
+    for node in 1..=PAIRS {
+        let events = net.endpoint_events(node);
+        let mut got: Vec<(SessionId, Vec<u8>)> = events
+            .iter()
+            .filter_map(|e| match e {
+                EndpointEvent::Session(s, Event::Message(m)) => Some((*s, m.body.to_vec())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(got.len(), PER, "receiver node {node}");
+        got.sort();
+        for (s, body) in got {
+            let k = receivers.iter().position(|r| *r == (node, s)).unwrap();
+            assert_eq!(body, format!("message {k}").into_bytes());
+        }
+    }
+    for node in PAIRS + 1..=2 * PAIRS {
+        let events = net.endpoint_events(node);
+        let delivered = events
+            .iter()
+            .filter(
+                |e| matches!(e, EndpointEvent::Outcome { outcome, .. } if outcome.result.is_ok()),
+            )
+            .count();
+        assert_eq!(delivered, PER, "sender node {node}");
+    }
+    // Each SEND passed both its relay sessions (the sender's and the receiver's) in one
+    // forwarding.
+    assert_eq!(net.rl(0).stats().forwarded, (PAIRS * PER) as u64);
+}

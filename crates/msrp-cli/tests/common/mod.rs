@@ -4,8 +4,6 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -138,24 +136,12 @@ impl Drop for TempDir {
     }
 }
 
-/// The Kamailio binary, if it is installed (Debian puts it in /usr/sbin).
-pub fn kamailio_binary() -> Option<PathBuf> {
-    ["/usr/sbin/kamailio", "/usr/local/sbin/kamailio"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .or_else(|| {
-            Command::new("kamailio")
-                .arg("-v")
-                .output()
-                .ok()
-                .map(|_| PathBuf::from("kamailio"))
-        })
-}
+#[allow(unused_imports)]
+pub use msrp_benches::kamailio::Kamailio;
 
-/// `None` (with a line saying so) when Kamailio is not installed, outside CI.
-pub fn kamailio_or_skip() -> Option<PathBuf> {
-    let found = kamailio_binary();
+/// Kamailio's binary, or `None` (with a line saying so) when it is not installed, outside CI.
+pub fn kamailio_or_skip() -> Option<std::path::PathBuf> {
+    let found = msrp_benches::kamailio::binary();
     if found.is_none() {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("Kamailio is not installed: CI installs it to run these tests");
@@ -163,78 +149,4 @@ pub fn kamailio_or_skip() -> Option<PathBuf> {
         eprintln!("skipped: Kamailio is not installed (CI installs it and runs this test)");
     }
     found
-}
-
-/// A free loopback port.
-pub fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// A running Kamailio relay, stopped (by its pid file) when dropped.
-pub struct Kamailio {
-    launcher: Child,
-    pid_file: PathBuf,
-    pub port: u16,
-    _dir: TempDir,
-}
-
-impl Kamailio {
-    pub fn start(binary: &Path, name: &str, defines: &[&str]) -> Kamailio {
-        let dir = TempDir::new(&format!("kamailio-{name}"));
-        let port = free_port();
-        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop/kamailio/relay.cfg");
-        let pid_file = dir.0.join("relay.pid");
-        let mut command = Command::new(binary);
-        command
-            .arg("-f")
-            .arg(&config)
-            .args(["-A", &format!("MSRP_PORT={port}")]);
-        for define in defines {
-            command.args(["-A", define]);
-        }
-        let launcher = command
-            .args(["-DD", "-E", "-Y"])
-            .arg(&dir.0)
-            .arg("-P")
-            .arg(&pid_file)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("run kamailio");
-        let relay = Kamailio {
-            launcher,
-            pid_file,
-            port,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
-            assert!(Instant::now() < deadline, "Kamailio did not listen in 10 s");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        relay
-    }
-
-    pub fn uri(&self) -> String {
-        format!("msrp://127.0.0.1:{};tcp", self.port)
-    }
-}
-
-impl Drop for Kamailio {
-    fn drop(&mut self) {
-        // The launcher's pid is not the relay's: the relay is the pid in the pid file.
-        if let Ok(pid) = std::fs::read_to_string(&self.pid_file) {
-            let _ = Command::new("kill").arg(pid.trim()).status();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Path::new(&format!("/proc/{}", pid.trim())).exists() && Instant::now() < deadline
-            {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        let _ = self.launcher.kill();
-        let _ = self.launcher.wait();
-    }
 }
