@@ -2,14 +2,14 @@
 //! MiB file, reports, digest, 481), a listener that stops reading, and Kamailio's relay in the
 //! chain in both positions.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 mod common;
 use common::{
-    Kamailio, Listener, TempDir, kamailio_or_skip, msrp, send, sha256_hex, stderr, temp_file,
+    Kamailio, Listener, TempDir, kamailio_or_skip, lines_of, msrp, send, sha256_hex, stderr,
+    temp_file,
 };
 
 /// A running `msrp relay --json`, killed when dropped.
@@ -30,33 +30,21 @@ impl OurRelay {
             .stderr(Stdio::piped())
             .spawn()
             .expect("run msrp relay");
-        let stderr = child.stderr.take().unwrap();
-        let (fp_tx, fingerprints) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(fp) = line.strip_prefix("msrp: relay certificate fingerprint ") {
-                    let _ = fp_tx.send(fp.to_owned());
-                }
-            }
-        });
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let errors = lines_of(child.stderr.take().unwrap());
+        let lines = lines_of(child.stdout.take().unwrap());
         let uri = lines
             .recv_timeout(Duration::from_secs(10))
             .expect("the relay's URI");
-        let fingerprint = args
-            .contains(&"--tls")
-            .then(|| fingerprints.recv_timeout(Duration::from_secs(10)))
-            .map(|fp| fp.expect("the relay's fingerprint on stderr"));
+        let fingerprint = args.contains(&"--tls").then(|| {
+            loop {
+                let line = errors
+                    .recv_timeout(Duration::from_secs(10))
+                    .expect("the relay's fingerprint on stderr");
+                if let Some(fp) = line.strip_prefix("msrp: relay certificate fingerprint ") {
+                    break fp.to_owned();
+                }
+            }
+        });
         OurRelay {
             child,
             uri,

@@ -290,11 +290,54 @@ impl Shared {
     }
 }
 
+/// The way into an event loop's command queue, which the endpoint's and the relay's handles
+/// share.
+pub(crate) struct Commands<X> {
+    pub(crate) sender: SyncSender<Command<X>>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl<X> Clone for Commands<X> {
+    fn clone(&self) -> Self {
+        Self {
+            sender: self.sender.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<X> Commands<X> {
+    /// Sends a command to the loop. `Ok` means the loop will take it: it had not stopped
+    /// taking commands when this one was queued (it sets `stopped` before it takes the last
+    /// ones, so a command queued before that is seen).
+    pub(crate) fn command(&self, command: Command<X>) -> Result<(), Stopped> {
+        self.sender.send(command).map_err(|_| Stopped)?;
+        self.shared.wake();
+        if self.shared.stopped.load(Ordering::SeqCst) {
+            return Err(Stopped);
+        }
+        Ok(())
+    }
+
+    /// Listens on another address; see [`Handle::listen`].
+    pub(crate) fn listen(&self, addr: SocketAddr, tls: bool) -> io::Result<SocketAddr> {
+        let stopped = || io::Error::other(Stopped);
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.command(Command::Listen { addr, tls, reply })
+            .map_err(|_| stopped())?;
+        answer.recv().unwrap_or_else(|_| Err(stopped()))
+    }
+
+    /// Asks the loop to shut down; a loop that has stopped is shut down already.
+    pub(crate) fn shutdown(&self) {
+        let _ = self.command(Command::Shutdown);
+    }
+}
+
 /// A thread-safe handle to an endpoint's event loop: cheap to clone, usable from any thread.
 #[derive(Clone)]
 pub struct Handle {
-    pub(crate) commands: SyncSender<Command<EndpointCommand>>,
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) inner: Commands<EndpointCommand>,
 }
 
 impl fmt::Debug for Handle {
@@ -304,26 +347,14 @@ impl fmt::Debug for Handle {
 }
 
 impl Handle {
-    /// Sends a command to the loop. `Ok` means the loop will take it: it had not stopped
-    /// taking commands when this one was queued (it sets `stopped` before it takes the last
-    /// ones, so a command queued before that is seen).
     fn command(&self, command: Command<EndpointCommand>) -> Result<(), Stopped> {
-        self.commands.send(command).map_err(|_| Stopped)?;
-        self.shared.wake();
-        if self.shared.stopped.load(Ordering::SeqCst) {
-            return Err(Stopped);
-        }
-        Ok(())
+        self.inner.command(command)
     }
 
     /// Listens on `addr` (port 0 picks a free one) and returns the bound address. With `tls`,
     /// connections to it are `msrps`.
     pub fn listen(&self, addr: SocketAddr, tls: bool) -> io::Result<SocketAddr> {
-        let stopped = || io::Error::other(Stopped);
-        let (reply, answer) = mpsc::sync_channel(1);
-        self.command(Command::Listen { addr, tls, reply })
-            .map_err(|_| stopped())?;
-        answer.recv().unwrap_or_else(|_| Err(stopped()))
+        self.inner.listen(addr, tls)
     }
 
     /// Opens a session: an active one connects (or reuses a connection to the same peer, RFC
@@ -346,7 +377,7 @@ impl Handle {
         session: SessionId,
         outgoing: OutgoingMessage,
     ) -> Result<MessageRef, Stopped> {
-        let message = self.shared.next_message();
+        let message = self.inner.shared.next_message();
         self.command(Command::Core(EndpointCommand::Send {
             session,
             message,
@@ -367,13 +398,12 @@ impl Handle {
 
     /// Asks the endpoint to shut down gracefully.
     pub fn shutdown(&self) {
-        // A loop that has stopped is shut down already.
-        let _ = self.command(Command::Shutdown);
+        self.inner.shutdown();
     }
 
     /// The SHA-256 fingerprint of this endpoint's certificate, for its SDP `a=fingerprint`.
     pub fn fingerprint(&self) -> Option<&msrp_sdp::Fingerprint> {
-        self.shared.fingerprint.as_ref()
+        self.inner.shared.fingerprint.as_ref()
     }
 }
 

@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 
 use mio::{Poll, Waker};
 
-use crate::api::{Command, EndpointConfig, Events, Handle, Shared};
+use crate::api::{Command, Commands, EndpointConfig, Events, Handle, Shared};
 use crate::driver::{Driver, Handler, Sink, WAKER};
 use crate::engine::Core;
 use crate::tls::Identity;
@@ -56,8 +56,10 @@ impl Endpoint {
         let (commands, thread, shared) =
             start_loop(config, core, sink, "msrp-endpoint", |_| Ok(()))?;
         let handle = Handle {
-            commands,
-            shared: shared.clone(),
+            inner: Commands {
+                sender: commands,
+                shared: shared.clone(),
+            },
         };
         Ok((handle, thread, shared))
     }

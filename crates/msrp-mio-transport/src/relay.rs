@@ -3,9 +3,8 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::sync::mpsc::{self, SyncSender};
+
+use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -13,7 +12,7 @@ use mio::net::TcpListener;
 use msrp_relay::{Relay, RelayConfig, RelayEvent, Stats};
 use msrp_session::PeerCheck;
 
-use crate::api::{Command, EndpointConfig, Events, RelayCommand, Shared, Stopped};
+use crate::api::{Command, Commands, EndpointConfig, Events, RelayCommand, Stopped};
 use crate::driver::Sink;
 use crate::endpoint::start_loop;
 use crate::engine::RelayCore;
@@ -49,8 +48,7 @@ impl RelayServerConfig {
 /// A thread-safe handle to a relay's event loop.
 #[derive(Clone)]
 pub struct RelayHandle {
-    commands: SyncSender<Command<RelayCommand>>,
-    shared: Arc<Shared>,
+    inner: Commands<RelayCommand>,
 }
 
 impl core::fmt::Debug for RelayHandle {
@@ -60,35 +58,23 @@ impl core::fmt::Debug for RelayHandle {
 }
 
 impl RelayHandle {
-    fn command(&self, command: Command<RelayCommand>) -> Result<(), Stopped> {
-        self.commands.send(command).map_err(|_| Stopped)?;
-        self.shared.wake();
-        if self.shared.stopped.load(Ordering::SeqCst) {
-            return Err(Stopped);
-        }
-        Ok(())
-    }
-
     /// Listens on another address too (port 0 picks a free one); with `tls`, clients connect
     /// with `msrps`.
     pub fn listen(&self, addr: SocketAddr, tls: bool) -> io::Result<SocketAddr> {
-        let stopped = || io::Error::other(Stopped);
-        let (reply, answer) = mpsc::sync_channel(1);
-        self.command(Command::Listen { addr, tls, reply })
-            .map_err(|_| stopped())?;
-        answer.recv().unwrap_or_else(|_| Err(stopped()))
+        self.inner.listen(addr, tls)
     }
 
     /// What the relay has done so far.
     pub fn stats(&self) -> Result<Stats, Stopped> {
         let (reply, answer) = mpsc::sync_channel(1);
-        self.command(Command::Core(RelayCommand::Stats { reply }))?;
+        self.inner
+            .command(Command::Core(RelayCommand::Stats { reply }))?;
         answer.recv().map_err(|_| Stopped)
     }
 
     /// Asks the relay to shut down: it takes no more connections and closes the ones it has.
     pub fn shutdown(&self) {
-        let _ = self.command(Command::Shutdown);
+        self.inner.shutdown();
     }
 }
 
@@ -135,8 +121,10 @@ impl RelayServer {
         )?;
         Ok(Self {
             handle: RelayHandle {
-                commands,
-                shared: shared.clone(),
+                inner: Commands {
+                    sender: commands,
+                    shared: shared.clone(),
+                },
             },
             events: Events {
                 receiver: rx,

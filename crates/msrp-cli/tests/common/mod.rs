@@ -28,6 +28,20 @@ impl Drop for Listener {
     }
 }
 
+/// The lines a child writes to a pipe, read on a thread of their own.
+pub fn lines_of(pipe: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
+}
+
 impl Listener {
     pub fn start(args: &[&str]) -> Listener {
         let mut child = msrp()
@@ -38,16 +52,7 @@ impl Listener {
             .stderr(Stdio::null())
             .spawn()
             .expect("run msrp listen");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = lines_of(child.stdout.take().unwrap());
         let uri = lines
             .recv_timeout(Duration::from_secs(10))
             .expect("the URI line");

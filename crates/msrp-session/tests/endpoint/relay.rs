@@ -55,6 +55,28 @@ fn answer_connection(net: &mut Net, node: usize) -> ConnectionId {
     pending.connection
 }
 
+/// Opens Alice's session through her relay, sends "hi" on it unless `quiet`, and answers the
+/// connection it asks for; returns the session and that connection.
+fn alice_through_relay(net: &mut Net, quiet: bool) -> (SessionId, ConnectionId) {
+    let now = net.now;
+    let alice = net
+        .ep(0)
+        .open_session(
+            now,
+            through_relay(&uri(ALICE_ADDR, "alice1"), 1, vec![relay()]),
+        )
+        .unwrap();
+    if !quiet {
+        net.ep(0).send(
+            now,
+            alice,
+            MessageRef::new(1),
+            OutgoingMessage::new("text/plain", "hi"),
+        );
+    }
+    (alice, answer_connection(net, 0))
+}
+
 /// What a node wrote on a connection, as frames.
 fn written(net: &mut Net, node: usize, connection: ConnectionId) -> Vec<Frame> {
     common::frames(&net.output(node, connection))
@@ -246,21 +268,7 @@ fn refusals_fail_the_session_and_what_was_queued_for_it() {
         ("500 Oops", "refused 500"),
     ] {
         let mut net = alice();
-        let now = net.now;
-        let alice = net
-            .ep(0)
-            .open_session(
-                now,
-                through_relay(&uri(ALICE_ADDR, "alice1"), 1, vec![relay()]),
-            )
-            .unwrap();
-        net.ep(0).send(
-            now,
-            alice,
-            MessageRef::new(1),
-            OutgoingMessage::new("text/plain", "hi"),
-        );
-        let conn = answer_connection(&mut net, 0);
+        let (alice, conn) = alice_through_relay(&mut net, false);
         let first = one(&mut net, 0, conn);
         let last = if status.starts_with("401") {
             // Credentials sent, then challenged again: they are refused.
@@ -442,15 +450,7 @@ fn interval_out_of_bounds_is_followed_and_the_path_is_renewed_before_it_expires(
 #[test]
 fn an_unanswered_auth_fails_the_session_in_time() {
     let mut net = alice();
-    let now = net.now;
-    let alice = net
-        .ep(0)
-        .open_session(
-            now,
-            through_relay(&uri(ALICE_ADDR, "alice1"), 1, vec![relay()]),
-        )
-        .unwrap();
-    let conn = answer_connection(&mut net, 0);
+    let (alice, conn) = alice_through_relay(&mut net, true);
     let first = one(&mut net, 0, conn);
     feed(
         &mut net,
@@ -523,21 +523,7 @@ fn sessions_through_one_relay_share_its_connection_and_each_get_their_own_path()
 #[test]
 fn a_lost_relay_connection_fails_the_sessions_authenticating_over_it() {
     let mut net = alice();
-    let now = net.now;
-    let alice = net
-        .ep(0)
-        .open_session(
-            now,
-            through_relay(&uri(ALICE_ADDR, "alice1"), 1, vec![relay()]),
-        )
-        .unwrap();
-    net.ep(0).send(
-        now,
-        alice,
-        MessageRef::new(1),
-        OutgoingMessage::new("text/plain", "hi"),
-    );
-    let conn = answer_connection(&mut net, 0);
+    let (alice, conn) = alice_through_relay(&mut net, false);
     let _ = one(&mut net, 0, conn);
     let now = net.now;
     net.ep(0).handle_lost(now, conn);
