@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use msrp_mio_transport::{
-    Identity, RelayConfig, RelayEvent, RelayServer, RelayServerConfig, RelayStats, Users,
+    Identity, PeerVerification, RelayConfig, RelayEvent, RelayServer, RelayServerConfig,
+    RelayStats, Users,
 };
 use serde_json::json;
 
@@ -37,6 +38,12 @@ pub(crate) struct Args {
     /// `name:password` per line, `#` for comments. Without it every AUTH is granted.
     #[arg(long, value_name = "FILE")]
     auth_file: Option<PathBuf>,
+    /// Trust these CA certificates (PEM) for peer relays (RFC 4976 §6.3): next hops reached
+    /// over msrps must show a certificate from them for the host of their URI, and a relay
+    /// that connects with one for the host of its first From-Path URI is granted URIs without
+    /// digest. Without it no msrps next hop can be reached.
+    #[arg(long, value_name = "FILE")]
+    relay_ca: Option<PathBuf>,
     /// The digest realm; the host by default.
     #[arg(long, value_name = "REALM")]
     realm: Option<String>,
@@ -69,6 +76,11 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         ),
     }
     let mut config = RelayServerConfig::new(relay);
+    if let Some(path) = &args.relay_ca {
+        let roots = PeerVerification::roots_from_pem_file(path)
+            .map_err(|e| Failure::new(USAGE, format!("cannot read {}: {e}", path.display())))?;
+        config.next_hop_check = roots.into();
+    }
     if args.tls {
         let identity = match (&args.cert, &args.key) {
             (Some(cert), Some(key)) => Identity::from_pem_files(cert, key)

@@ -48,7 +48,8 @@ pub(crate) struct Args {
     /// traffic waits (RFC 4975 §7.1.1).
     #[arg(long, default_value_t = 0, value_name = "BYTES")]
     chunk_size: usize,
-    /// Ask for a success REPORT, and wait for it.
+    /// Ask for a success REPORT, and wait for it. Always so with --relay: a relay's 200
+    /// responses only say that it took a chunk.
     #[arg(long)]
     success_report: bool,
     /// Failure-Report mode.
@@ -210,8 +211,13 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         inner: body,
         read: read.clone(),
     };
+    // RFC 4976 §6.4.1: through a relay, a 200 "indicates the successful receipt of a message
+    // fragment but does not mean that the message has been forwarded on to the next hop".
+    // Only the receiver's success REPORT then tells that the message arrived, so it is always
+    // asked for through a relay of our own, which brings it back. (Sent straight to the
+    // peer's relays, from no relay of ours, a REPORT would go to the --from URI.)
     let mut message = OutgoingMessage::from_source(content_type, counted)
-        .success_report(args.success_report)
+        .success_report(args.success_report || args.relay.is_set())
         .failure_report(match args.failure_report {
             FailureMode::Yes => FailureReport::Yes,
             FailureMode::No => FailureReport::No,

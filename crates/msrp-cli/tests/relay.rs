@@ -169,6 +169,79 @@ fn clients_reach_our_relay_over_tls_checked_by_its_fingerprint() {
     assert!(stderr(&out).contains("certificate"), "{}", stderr(&out));
 }
 
+/// A certificate authority and, signed by it, a certificate for 127.0.0.1 for each of `n`
+/// relays, as PEM files in `dir`: (the CA's file, the relays' (certificate, key) files).
+fn relay_certificates(dir: &TempDir, n: usize) -> (String, Vec<(String, String)>) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let write = |name: &str, text: &str| {
+        let path = dir.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let relays = (0..n)
+        .map(|i| {
+            let key = KeyPair::generate().unwrap();
+            let params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+            let cert = params.signed_by(&key, &issuer).unwrap();
+            (
+                write(&format!("relay{i}.pem"), &cert.pem()),
+                write(&format!("relay{i}.key"), &key.serialize_pem()),
+            )
+        })
+        .collect();
+    (write("ca.pem", &ca_pem), relays)
+}
+
+#[test]
+fn two_of_our_relays_over_mutual_tls_checked_by_a_certificate_authority() {
+    let dir = TempDir::new("relay-mtls");
+    let (ca, certs) = relay_certificates(&dir, 2);
+    let start = |(cert, key): &(String, String), ca: Option<&str>| {
+        let mut args = vec!["--tls", "--cert", cert, "--key", key];
+        if let Some(ca) = ca {
+            args.extend(["--relay-ca", ca]);
+        }
+        OurRelay::start(&args)
+    };
+    // The listener is behind B, the sender behind A; A reaches B over TLS, checking B's
+    // certificate against the authority and showing its own.
+    let b = start(&certs[1], Some(&ca));
+    let a = start(&certs[0], Some(&ca));
+    let behind = |relay: &OurRelay, extra: &[&str]| {
+        let fp = relay.fingerprint.clone().unwrap();
+        let mut args = through(&relay.uri, &["--relay-fingerprint", &fp]);
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        args
+    };
+    let listener = Listener::start(&strs(&behind(&b, &[])));
+    let out = send(
+        &listener.uri,
+        &strs(&behind(
+            &a,
+            &["--text", "Across two relays", "--success-report"],
+        )),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(listener.event("message")["text"], "Across two relays");
+
+    // A relay without the authority cannot check B: it reaches no msrps next hop, and the
+    // sender learns that its message failed from the relay's REPORT (its 200 only said that
+    // the relay took the message).
+    let lone = start(&certs[0], None);
+    let out = send(
+        &listener.uri,
+        &strs(&behind(&lone, &["--text", "not through", "--timeout", "5"])),
+    );
+    assert_eq!(lone.event("failure_report")["status"], 408);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("408"), "{}", stderr(&out));
+}
+
 #[test]
 fn digest_users_and_unknown_relay_sessions() {
     let dir = TempDir::new("relay-users");

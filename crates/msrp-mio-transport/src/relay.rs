@@ -3,6 +3,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -16,7 +17,7 @@ use crate::api::{Command, Commands, EndpointConfig, Events, RelayCommand, Stoppe
 use crate::driver::Sink;
 use crate::endpoint::start_loop;
 use crate::engine::RelayCore;
-use crate::tls::secure_random;
+use crate::tls::{WebPkiRelays, secure_random};
 
 /// Configuration of a [`RelayServer`].
 #[derive(Clone, Debug)]
@@ -30,7 +31,10 @@ pub struct RelayServerConfig {
     pub transport: EndpointConfig,
     /// How the certificates of next hops reached over TLS (`msrps` URIs) are checked: trust
     /// anchors, as RFC 4976 §6.3 wants relays authenticated by their host names. With
-    /// [`PeerCheck::None`] (the default) no TLS next hop can be reached.
+    /// [`PeerCheck::None`] (the default) no TLS next hop can be reached. Trust anchors given
+    /// here also recognise the peer relays that connect to this one, unless
+    /// `relay.peer_relays` says otherwise: a peer whose certificate they vouch for, naming the
+    /// host of the first From-Path URI of its AUTH, is a relay and needs no digest.
     pub next_hop_check: PeerCheck,
 }
 
@@ -101,6 +105,16 @@ impl RelayServer {
             config.relay.port = addr.port();
         }
         config.relay.secure = tls;
+        // The authorities that vouch for next hops vouch for the relays that connect to this
+        // one too (RFC 4976 §6.3: relays authenticate each other with mutual TLS).
+        if let (None, PeerCheck::Anchors(anchors)) =
+            (&config.relay.peer_relays, &config.next_hop_check)
+        {
+            if let Some(roots) = anchors.downcast::<rustls::RootCertStore>() {
+                let relays = WebPkiRelays::new(roots).map_err(io::Error::other)?;
+                config.relay.peer_relays = Some(Arc::new(relays));
+            }
+        }
         let uri = config.relay.uri();
         let relay = Relay::new(config.relay, secure_random(), Instant::now());
         let core = RelayCore {

@@ -97,20 +97,10 @@ impl Identity {
         key: &std::path::Path,
     ) -> Result<Self, std::io::Error> {
         use rustls::pki_types::pem::PemObject;
-        let invalid = |what: &str, e: rustls::pki_types::pem::Error| {
-            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{what}: {e}"))
-        };
-        let chain = CertificateDer::pem_file_iter(chain)
-            .map_err(|e| invalid("certificate file", e))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| invalid("certificate file", e))?;
-        if chain.is_empty() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "certificate file: no certificate",
-            ));
-        }
-        let key = PrivateKeyDer::from_pem_file(key).map_err(|e| invalid("key file", e))?;
+        let chain = certificates_from_pem(chain)?;
+        let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("key file: {e}"))
+        })?;
         Ok(Self { chain, key })
     }
 
@@ -213,6 +203,21 @@ pub fn secure_random() -> impl FnMut(&mut [u8]) + Send + 'static {
     }
 }
 
+/// The certificates of a PEM file, at least one.
+fn certificates_from_pem(
+    path: &std::path::Path,
+) -> Result<Vec<CertificateDer<'static>>, std::io::Error> {
+    use rustls::pki_types::pem::PemObject;
+    let invalid = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidData, why);
+    let certificates = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| invalid(format!("certificate file: {e}")))?;
+    if certificates.is_empty() {
+        return Err(invalid("certificate file: no certificate".into()));
+    }
+    Ok(certificates)
+}
+
 /// How the certificate of a peer is checked: what [`SessionSpec::peer_check`](msrp_session::SessionSpec::peer_check) takes.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -227,12 +232,62 @@ pub enum PeerVerification {
     WebPki(Arc<RootCertStore>),
 }
 
+impl PeerVerification {
+    /// Trusted roots from a PEM file of CA certificates, for [`PeerVerification::WebPki`].
+    pub fn roots_from_pem_file(path: &std::path::Path) -> Result<Self, std::io::Error> {
+        let mut roots = RootCertStore::empty();
+        for certificate in certificates_from_pem(path)? {
+            roots.add(certificate).map_err(|e| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("CA certificate: {e}"),
+                )
+            })?;
+        }
+        Ok(Self::WebPki(Arc::new(roots)))
+    }
+}
+
 impl From<PeerVerification> for PeerCheck {
     fn from(verification: PeerVerification) -> Self {
         match verification {
             PeerVerification::Fingerprints(list) => PeerCheck::Fingerprints(list),
             PeerVerification::WebPki(roots) => PeerCheck::Anchors(TrustAnchors::new(roots)),
         }
+    }
+}
+
+/// Peer relays known by certificates valid for their host names under trusted roots (RFC
+/// 4976 §6.3 and §9.2: "The SubjectAltName in the certificate received from a relay MUST
+/// match the hostname part of the URI, and the certificate MUST be valid according to RFC
+/// 3280 [...], including having a date that is valid and being signed by an acceptable
+/// certification authority"). Only the leaf the peer showed is checked, so its issuer must be
+/// one of the roots.
+#[derive(Debug)]
+pub(crate) struct WebPkiRelays {
+    verifier: Arc<rustls::client::WebPkiServerVerifier>,
+}
+
+impl WebPkiRelays {
+    pub(crate) fn new(roots: Arc<RootCertStore>) -> Result<Self, TlsError> {
+        let verifier =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider())
+                .build()
+                .map_err(|e| TlsError::Config(rustls::Error::General(e.to_string())))?;
+        Ok(Self { verifier })
+    }
+}
+
+impl msrp_relay::RelayIdentity for WebPkiRelays {
+    fn is_relay(&self, certificate: &[u8], host: &str) -> bool {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let Ok(name) = ServerName::try_from(host.to_owned()) else {
+            return false;
+        };
+        let leaf = CertificateDer::from(certificate.to_vec());
+        self.verifier
+            .verify_server_cert(&leaf, &[], &name, &[], UnixTime::now())
+            .is_ok()
     }
 }
 
@@ -341,6 +396,44 @@ impl ClientCertVerifier for AnyClientCertificate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn peer_relays_are_known_by_certificates_from_the_roots_naming_their_host() {
+        use msrp_relay::RelayIdentity;
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_key = KeyPair::generate().unwrap();
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca, ca_key);
+        let leaf = |names: &[&str]| {
+            let params =
+                CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+                    .unwrap();
+            params
+                .signed_by(&KeyPair::generate().unwrap(), &issuer)
+                .unwrap()
+                .der()
+                .to_vec()
+        };
+        let mut roots = RootCertStore::empty();
+        roots.add(ca_cert.der().clone()).unwrap();
+        let relays = WebPkiRelays::new(Arc::new(roots)).unwrap();
+        let relay = leaf(&["relay.example.com", "127.0.0.1"]);
+        assert!(relays.is_relay(&relay, "relay.example.com"));
+        assert!(relays.is_relay(&relay, "RELAY.example.com"));
+        assert!(relays.is_relay(&relay, "127.0.0.1"));
+        // Another name, or a certificate no root vouches for: not that relay.
+        assert!(!relays.is_relay(&relay, "other.example.com"));
+        assert!(!relays.is_relay(&relay, "127.0.0.2"));
+        let stranger = rcgen::generate_simple_self_signed(vec!["relay.example.com".to_owned()])
+            .unwrap()
+            .cert
+            .der()
+            .to_vec();
+        assert!(!relays.is_relay(&stranger, "relay.example.com"));
+        assert!(!relays.is_relay(b"not a certificate", "relay.example.com"));
+    }
 
     #[test]
     fn secure_random_hands_each_drawn_byte_out_once() {

@@ -35,10 +35,12 @@ enum Verdict {
     Forbidden(Option<String>),
     /// 423 with the bound the Expires asked for went past.
     Interval { min: bool },
-    /// Grant a URI for this long, to this user (whose answer gets an Authentication-Info).
+    /// Grant a URI for this long, to this user (whose answer gets an Authentication-Info), or
+    /// to this peer relay.
     Grant {
         expires: u32,
         answer: Option<(Answer, String)>,
+        relay: Option<Box<str>>,
     },
 }
 
@@ -46,7 +48,7 @@ impl Relay {
     /// Handles an AUTH addressed to the relay alone: `us` is the relay's URI as its To-Path
     /// named it.
     pub(crate) fn auth(&mut self, now: Instant, connection: ConnectionId, head: &Head, us: &str) {
-        let verdict = self.judge(now, head, us);
+        let verdict = self.judge(now, connection, head, us);
         let Ok(tid) = TransactionId::new(head.transaction_id()) else {
             return;
         };
@@ -104,8 +106,13 @@ impl Relay {
                 });
                 StatusCode::INTERVAL_OUT_OF_BOUNDS
             }
-            Verdict::Grant { expires, answer } => {
-                let Some(uri) = self.grant(now, connection, expires) else {
+            Verdict::Grant {
+                expires,
+                answer,
+                relay,
+            } => {
+                let relay_user = relay.as_ref().map(|host| format!("relay {host}"));
+                let Some(uri) = self.grant(now, connection, expires, relay) else {
                     // No room for another relay session.
                     self.refuse(connection, head, StatusCode::FORBIDDEN, Some(us));
                     return;
@@ -115,7 +122,10 @@ impl Relay {
                 // header that indicates how long the URI will be valid".
                 extra.push(("Use-Path", uri.clone()));
                 extra.push(("Expires", expires.to_string()));
-                let user = answer.as_ref().map(|(a, _)| a.username.clone());
+                let user = answer
+                    .as_ref()
+                    .map(|(a, _)| a.username.clone())
+                    .or(relay_user);
                 if let Some((answer, password)) = answer {
                     let next = self.nonce(now);
                     extra.push((
@@ -148,10 +158,30 @@ impl Relay {
         }
     }
 
-    /// Decides about an AUTH: the credentials first, then the Expires asked for.
-    fn judge(&mut self, now: Instant, head: &Head, us: &str) -> Verdict {
+    /// Decides about an AUTH: who sends it (a peer relay by its certificate, or a client by
+    /// its credentials), then the Expires asked for.
+    fn judge(&mut self, now: Instant, connection: ConnectionId, head: &Head, us: &str) -> Verdict {
         let mut granted_to = None;
-        if let Some(users) = &self.config.users {
+        // RFC 4976 §6.3: "When the previous hop is a relay, authentication is done with TLS
+        // using mutual authentication. If the TLS client presented a host certificate, the
+        // relay checks that the subjectAltName in the certificate of the TLS client matches
+        // the hostname in the first From-Path URI. If the TLS client doesn't provide a host
+        // certificate, the relay assumes the TLS client is an MSRP client and sends it a
+        // challenge."
+        let first_host = head
+            .from_path()
+            .ok()
+            .flatten()
+            .and_then(|path| path.iter().next().map(str::to_owned))
+            .and_then(|first| msrp_uri::MsrpUri::parse(&first).ok())
+            .map(|uri| uri.host_str().to_owned());
+        let relay = first_host
+            .filter(|host| self.identify_relay(connection, host))
+            .map(|host| Box::<str>::from(host.to_ascii_lowercase()));
+        if relay.is_some() {
+            // Authorized as every relay that can be authenticated is ("Many relays will choose
+            // to authorize all relays that can be authenticated").
+        } else if let Some(users) = &self.config.users {
             // RFC 4976 §5.1: "In response to an AUTH request that does not contain an
             // Authorization header, a relay MUST respond with a "401 Unauthorized" response
             // containing a WWW-Authenticate header."
@@ -231,6 +261,7 @@ impl Relay {
         Verdict::Grant {
             expires,
             answer: granted_to,
+            relay,
         }
     }
 
@@ -250,13 +281,20 @@ impl Relay {
         false
     }
 
-    /// Grants a client a URI for `expires` seconds; `None` when no more may be granted.
-    fn grant(&mut self, now: Instant, connection: ConnectionId, expires: u32) -> Option<String> {
+    /// Grants a client or a peer relay a URI for `expires` seconds; `None` when no more may
+    /// be granted.
+    fn grant(
+        &mut self,
+        now: Instant,
+        connection: ConnectionId,
+        expires: u32,
+        relay: Option<Box<str>>,
+    ) -> Option<String> {
         if self.sessions.len() >= self.config.max_sessions {
             return None;
         }
         let conn = self.conns.get(connection.0)?;
-        if conn.owned.len() >= self.config.max_sessions_per_connection {
+        if relay.is_none() && conn.owned.len() >= self.config.max_sessions_per_connection {
             return None;
         }
         // RFC 4976 §6.3: "The URI MUST contain at least 64 bits of cryptographically random
@@ -276,10 +314,15 @@ impl Relay {
                 owner: connection,
                 uri: uri.clone().into(),
                 expires_at,
+                peer_relay: relay.clone(),
             },
         );
         let conn = self.conns.get_mut(connection.0)?;
-        conn.owned.push(id.clone());
+        // A client's URI ends with its connection; a peer relay's lives on across its
+        // connections, until it expires.
+        if relay.is_none() {
+            conn.owned.push(id.clone());
+        }
         conn.mark_used(now, self.config.idle_timeout);
         self.arm_session(expires_at, id);
         Some(uri)

@@ -79,6 +79,18 @@ impl fmt::Display for UsersError {
 
 impl std::error::Error for UsersError {}
 
+/// Tells whether a peer's TLS certificate shows that it is a relay of a given host name, for
+/// the mutual TLS between relays of RFC 4976 §6.3: "When the previous hop is a relay,
+/// authentication is done with TLS using mutual authentication. If the TLS client presented a
+/// host certificate, the relay checks that the subjectAltName in the certificate of the TLS
+/// client matches the hostname in the first From-Path URI." The I/O layer, which holds the
+/// trust anchors and the X.509 code, implements it.
+pub trait RelayIdentity: Send + Sync + core::fmt::Debug {
+    /// Whether `certificate` (DER, the leaf the peer presented) is valid now, rooted in a
+    /// trusted authority, and names `host` in its subjectAltName.
+    fn is_relay(&self, certificate: &[u8], host: &str) -> bool;
+}
+
 /// Configuration of a [`Relay`](crate::Relay).
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -96,6 +108,13 @@ pub struct RelayConfig {
     /// Who may authenticate; `None` grants every AUTH without a challenge (for tests and
     /// trusted networks).
     pub users: Option<Users>,
+    /// How peer relays are recognised by their TLS certificates. A peer whose certificate
+    /// names the host of the first From-Path URI of its AUTH is a relay: it is granted a URI
+    /// without a digest challenge, valid across any connection from that relay (RFC 4976
+    /// §6.3). Every other peer is a client, whatever certificate it shows (§9.2: "MSRP relays
+    /// SHOULD ignore any certificates presented by the client"). Default `None`: every peer is
+    /// a client.
+    pub peer_relays: Option<std::sync::Arc<dyn RelayIdentity>>,
     /// The shortest and longest validity a granted URI may be asked for; AUTH outside gets 423
     /// with the bound (RFC 4976 §6.3). Defaults 60 s and 3600 s; an AUTH without `Expires` is
     /// granted the longest.
@@ -147,6 +166,7 @@ impl RelayConfig {
             port,
             secure: false,
             users: None,
+            peer_relays: None,
             min_expires: 60,
             max_expires: 3600,
             nonce_lifetime: Duration::from_secs(300),

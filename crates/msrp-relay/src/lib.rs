@@ -45,7 +45,7 @@ mod config;
 mod relay;
 mod types;
 
-pub use config::{RelayConfig, Users, UsersError};
+pub use config::{RelayConfig, RelayIdentity, Users, UsersError};
 pub use msrp_wire::Random;
 pub use relay::Relay;
 pub use types::{AcceptError, Action, CloseReason, ConnectionId, RelayEvent, Stats, Target};

@@ -21,6 +21,12 @@ pub(crate) struct RelaySession {
     /// previous hop is a client, then the URI MUST only be valid to route across the same
     /// connection over which the AUTH request was received").
     pub(crate) owner: ConnectionId,
+    /// The host of the relay that obtained it, when the previous hop was a relay
+    /// authenticated by mutual TLS: then the URI routes across any connection from that relay
+    /// (RFC 4976 §6.3: "If the previous hop was a relay authenticated by mutual TLS, then the
+    /// URI MUST be valid to route across any connection the relay has to the previous hop
+    /// relay"), and outlives the connection it was obtained on.
+    pub(crate) peer_relay: Option<Box<str>>,
     pub(crate) uri: Box<str>,
     pub(crate) expires_at: Instant,
 }
@@ -125,6 +131,11 @@ pub(crate) struct Conn {
     transmit_pending: bool,
     /// A [`Timer::Release`] is armed for it.
     release_armed: bool,
+    /// The certificate the peer showed, kept until it is known whether the peer is a relay,
+    /// when peer relays are recognised at all.
+    certificate: Option<Box<[u8]>>,
+    /// The host of the relay at the other end, once its certificate has shown it.
+    pub(crate) relay_host: Option<Box<str>>,
 }
 
 impl Conn {
@@ -155,6 +166,8 @@ impl Conn {
             auth_failures: 0,
             transmit_pending: false,
             release_armed: false,
+            certificate: None,
+            relay_host: None,
         }
     }
 
@@ -216,6 +229,8 @@ pub struct Relay {
     pub(crate) conns: Slab<Conn>,
     pub(crate) sessions: HashMap<Box<str>, RelaySession>,
     by_peer: HashMap<PeerKey, ConnectionId>,
+    /// The connections from each peer relay authenticated by mutual TLS, by host.
+    pub(crate) relays: HashMap<Box<str>, Vec<ConnectionId>>,
     pub(crate) events: VecDeque<RelayEvent>,
     actions: VecDeque<Action>,
     timers: BinaryHeap<Reverse<(Instant, Timer)>>,
@@ -254,6 +269,7 @@ impl Relay {
             conns: Slab::default(),
             sessions: HashMap::new(),
             by_peer: HashMap::new(),
+            relays: HashMap::new(),
             events: VecDeque::new(),
             actions: VecDeque::new(),
             timers: BinaryHeap::new(),
@@ -328,8 +344,29 @@ impl Relay {
         now: Instant,
         connection: ConnectionId,
         peer: SocketAddr,
-        _certificate: Option<&[u8]>,
+        certificate: Option<&[u8]>,
     ) {
+        let Some(conn) = self.conns.get_mut(connection.0) else {
+            return;
+        };
+        // Kept only where it may tell a peer relay (RFC 4976 §6.1: "If the TLS client
+        // provides a certificate, the server verifies it").
+        if !conn.outgoing && self.config.peer_relays.is_some() {
+            conn.certificate = certificate.map(Box::from);
+        }
+        // A next hop reached over TLS showed a certificate for its host, checked by the I/O
+        // layer against the same authorities (RFC 4976 §9.2: "After validating that such is
+        // the case, the device that initiated the TLS connection can assume that it has
+        // connected to the correct relay").
+        let verified_host = conn
+            .key
+            .as_ref()
+            .filter(|k| conn.outgoing && k.secure && self.config.peer_relays.is_some())
+            .map(|k| Box::<str>::from(k.host.as_str()));
+        if let Some(host) = verified_host {
+            conn.relay_host = Some(host.clone());
+            self.relays.entry(host).or_default().push(connection);
+        }
         let Some(conn) = self.conns.get_mut(connection.0) else {
             return;
         };
@@ -397,6 +434,14 @@ impl Relay {
         if let Some(key) = &conn.key {
             if self.by_peer.get(key) == Some(&connection) {
                 self.by_peer.remove(key);
+            }
+        }
+        if let Some(host) = &conn.relay_host {
+            if let Some(list) = self.relays.get_mut(host) {
+                list.retain(|c| *c != connection);
+                if list.is_empty() {
+                    self.relays.remove(host);
+                }
             }
         }
         // RFC 4976 §6.3: "If the client's connection is closed and then reopened, the URI MUST
@@ -584,7 +629,7 @@ impl Relay {
         // RFC 4976 §6.4: "Before any request is forwarded, the relay MUST check that the first
         // URI in the To-Path header corresponds to a URI that this relay has created and handed
         // out in the Use-Path header of an AUTH request."
-        let Some(owner) = self.owner_of(now, &first_uri) else {
+        let Some(owner) = self.owner_of(now, &first_uri, connection, rest) else {
             self.refuse(connection, head, StatusCode::NO_SUCH_SESSION, Some(first));
             return;
         };
@@ -612,7 +657,7 @@ impl Relay {
             if !self.is_us(&next_uri) || further.is_empty() {
                 break self.next_hop(now, &next_uri);
             }
-            let Some(next_owner) = self.owner_of(now, &next_uri) else {
+            let Some(next_owner) = self.owner_of(now, &next_uri, connection, further) else {
                 self.refuse(connection, head, StatusCode::NO_SUCH_SESSION, Some(first));
                 return;
             };
@@ -639,10 +684,60 @@ impl Relay {
         self.forward(now, connection, next, head, flag, hop);
     }
 
-    /// The client connection of a URI this relay granted, if it is valid now.
-    fn owner_of(&self, now: Instant, uri: &MsrpUri) -> Option<ConnectionId> {
+    /// The connection of whoever obtained a URI this relay granted, if it is valid now: its
+    /// client's connection; for a peer relay, `from` itself when `from` comes from that
+    /// relay, else one of that relay's connections, else a connection to the next URI of the
+    /// To-Path (`toward`, what follows this URI) when that URI is on the same host.
+    fn owner_of(
+        &mut self,
+        now: Instant,
+        uri: &MsrpUri,
+        from: ConnectionId,
+        toward: &str,
+    ) -> Option<ConnectionId> {
         let session = self.sessions.get(uri.session_id()?)?;
-        (session.expires_at > now).then_some(session.owner)
+        if session.expires_at <= now {
+            return None;
+        }
+        let Some(host) = session.peer_relay.clone() else {
+            return Some(session.owner);
+        };
+        if self.identify_relay(from, &host) {
+            return Some(from);
+        }
+        if let Some(&live) = self.relays.get(&host).and_then(|list| list.first()) {
+            return Some(live);
+        }
+        // RFC 4976 §6.3: the URI is "valid to route across any connection the relay has to
+        // the previous hop relay"; with none left, one is opened to that relay's URI.
+        let next = toward
+            .split(' ')
+            .next()
+            .and_then(|u| MsrpUri::parse(u).ok())
+            .filter(|u| u.host_str().eq_ignore_ascii_case(&host))?;
+        self.next_hop(now, &next)
+    }
+
+    /// Whether a connection comes from the relay `host`, by the certificate it showed; the
+    /// first time it is so, the connection is counted as that relay's.
+    pub(crate) fn identify_relay(&mut self, connection: ConnectionId, host: &str) -> bool {
+        let Some(conn) = self.conns.get_mut(connection.0) else {
+            return false;
+        };
+        if let Some(known) = &conn.relay_host {
+            return known.eq_ignore_ascii_case(host);
+        }
+        let (Some(check), Some(certificate)) = (&self.config.peer_relays, &conn.certificate) else {
+            return false;
+        };
+        if !check.is_relay(certificate, host) {
+            return false;
+        }
+        let host: Box<str> = host.to_ascii_lowercase().into();
+        conn.relay_host = Some(host.clone());
+        conn.certificate = None;
+        self.relays.entry(host).or_default().push(connection);
+        true
     }
 
     /// Forwards a request: a new transaction id on the next hop, this relay moved from the

@@ -5,7 +5,7 @@ mod net;
 
 use std::time::Duration;
 
-use msrp_relay::{CloseReason, RelayConfig, RelayEvent, Users};
+use msrp_relay::{CloseReason, RelayConfig, RelayEvent, RelayIdentity, Users};
 use msrp_session::{
     Credentials, EndpointEvent, Event, FailedBy, MessageRef, OutgoingMessage, Relay,
     RelayErrorKind, Role, SessionConfig, SessionFailure, SessionId, SessionSpec,
@@ -789,4 +789,153 @@ fn ten_thousand_sessions_go_through_one_relay_with_the_default_limits() {
     // Each SEND passed both its relay sessions (the sender's and the receiver's) in one
     // forwarding.
     assert_eq!(net.rl(0).stats().forwarded, (PAIRS * PER) as u64);
+}
+
+/// Peer relays known by a certificate that is the text "relay HOST": a stand-in for X.509,
+/// which the I/O layer checks.
+#[derive(Debug)]
+struct NamedCertificates;
+
+impl RelayIdentity for NamedCertificates {
+    fn is_relay(&self, certificate: &[u8], host: &str) -> bool {
+        certificate == format!("relay {host}").as_bytes()
+    }
+}
+
+/// Relay A (node 0, 127.0.0.1:2855, granting every AUTH), Alice (node 1) and Bob (node 2)
+/// as in [`network`], and relay B (node 3, 127.0.0.2:2855), which asks its clients for digest
+/// credentials and knows peer relays by their certificates. A connects showing `certificate`.
+/// Alice opens a session through A, then B, with no credentials for either.
+fn alice_through_two_relays(certificate: &str) -> (Net, SessionId) {
+    let mut net = network(relay_config());
+    net.nodes[0].certificate = Some(certificate.as_bytes().to_vec());
+    let mut b = with_users();
+    b.host = "127.0.0.2".into();
+    b.peer_relays = Some(std::sync::Arc::new(NamedCertificates));
+    net.relay("127.0.0.2:2855", b, 9);
+    let mut config = SessionConfig::new(
+        uri(ALICE_ADDR, "alice1").parse().unwrap(),
+        uri(BOB_ADDR, "bob1").parse().unwrap(),
+        random(1),
+    );
+    config.from_path_check = msrp_session::FromPathCheck::Off;
+    let spec = SessionSpec::new(config, Role::Passive)
+        .through(vec![
+            Relay::new(RELAY.parse().unwrap()),
+            Relay::new("msrp://127.0.0.2:2855;tcp".parse().unwrap()),
+        ])
+        .allow_plain_relay();
+    let now = net.now;
+    let alice = net.ep(1).open_session(now, spec).unwrap();
+    net.run();
+    (net, alice)
+}
+
+#[test]
+fn a_relay_known_by_its_certificate_is_granted_uris_that_outlive_its_connection() {
+    let (mut net, alice) = alice_through_two_relays("relay 127.0.0.1");
+    // RFC 4976 §6.3: B authenticates the previous hop, relay A, by its certificate, and
+    // challenges no one: Alice had no credentials for B.
+    let alice_path = granted(&net.endpoint_events(1), alice).expect("Alice's path");
+    let hops: Vec<&str> = alice_path.split(' ').collect();
+    assert_eq!(hops.len(), 3, "{alice_path}");
+    assert!(
+        hops[0].starts_with("msrp://127.0.0.2:2855/"),
+        "{alice_path}"
+    );
+    assert!(
+        hops[1].starts_with("msrp://127.0.0.1:2855/"),
+        "{alice_path}"
+    );
+    let events = net.relay_events(3);
+    assert!(
+        events.iter().any(|e| matches!(e,
+            RelayEvent::Authenticated { user: Some(u), .. } if u == "relay 127.0.0.1")),
+        "{events:?}"
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, RelayEvent::AuthRefused { .. })),
+        "{events:?}"
+    );
+
+    // Bob, without a relay, sends to Alice's path: B, then A, then Alice.
+    let now = net.now;
+    let config = SessionConfig::new(
+        uri(BOB_ADDR, "bob1").parse().unwrap(),
+        alice_path.parse().unwrap(),
+        random(2),
+    );
+    let bob = net
+        .ep(2)
+        .open_session(now, SessionSpec::new(config, Role::Active))
+        .unwrap();
+    net.ep(2).send(
+        now,
+        bob,
+        MessageRef::new(1),
+        OutgoingMessage::new("text/plain", "Hello Alice"),
+    );
+    net.run();
+    assert_eq!(
+        received(&net.endpoint_events(1)),
+        vec![b"Hello Alice".to_vec()]
+    );
+    assert!(matches!(
+        outcome(&net.endpoint_events(2), MessageRef::new(1)),
+        Some(Ok(_))
+    ));
+
+    // The connections between the relays close; A's URI on B still routes, over a new one
+    // (§6.3: "valid to route across any connection the relay has to the previous hop relay").
+    let between: Vec<[(usize, Conn); 2]> = net
+        .links
+        .iter()
+        .filter(|l| (l.a.0 == 0 && l.b.0 == 3) || (l.a.0 == 3 && l.b.0 == 0))
+        .map(|l| [l.a, l.b])
+        .collect();
+    assert!(!between.is_empty());
+    net.links.retain(|l| !between.contains(&[l.a, l.b]));
+    let connects = net.nodes[3].connects;
+    for end in between.into_iter().flatten() {
+        let now = net.now;
+        match end.1 {
+            Conn::Relay(c) => net.rl(end.0).handle_lost(now, c),
+            Conn::Endpoint(_) => unreachable!(),
+        }
+    }
+    net.run();
+    let now = net.now;
+    net.ep(2).send(
+        now,
+        bob,
+        MessageRef::new(2),
+        OutgoingMessage::new("text/plain", "Still there?"),
+    );
+    net.run();
+    assert_eq!(
+        received(&net.endpoint_events(1)),
+        vec![b"Still there?".to_vec()]
+    );
+    // B opened a connection to A's URI for it.
+    assert_eq!(net.nodes[3].connects, connects + 1);
+    assert!(matches!(
+        outcome(&net.endpoint_events(2), MessageRef::new(2)),
+        Some(Ok(_))
+    ));
+}
+
+#[test]
+fn a_peer_whose_certificate_does_not_name_it_is_a_client_and_is_challenged() {
+    // A certificate of another host: A's AUTH for Alice is challenged, and Alice has no
+    // credentials for B.
+    let (mut net, alice) = alice_through_two_relays("relay 192.0.2.9");
+    let events = net.endpoint_events(1);
+    assert!(granted(&events, alice).is_none());
+    assert_eq!(
+        relay_failure(&events, alice),
+        Some(RelayErrorKind::NoCredentials),
+        "{events:?}"
+    );
 }

@@ -35,6 +35,8 @@ pub struct Node {
     pub relay_events: Vec<RelayEvent>,
     /// Connections it asked to open.
     pub connects: usize,
+    /// The TLS certificate it shows when it connects, if any.
+    pub certificate: Option<Vec<u8>>,
 }
 
 /// One direction of a connection: bytes written and not yet read.
@@ -83,10 +85,10 @@ impl Engine {
         }
     }
 
-    fn established(&mut self, now: Instant, c: Conn, peer: SocketAddr) {
+    fn established(&mut self, now: Instant, c: Conn, peer: SocketAddr, cert: Option<&[u8]>) {
         match (self, c) {
-            (Engine::Endpoint(e), Conn::Endpoint(c)) => e.handle_established(now, c, peer, None),
-            (Engine::Relay(r), Conn::Relay(c)) => r.handle_established(now, c, peer, None),
+            (Engine::Endpoint(e), Conn::Endpoint(c)) => e.handle_established(now, c, peer, cert),
+            (Engine::Relay(r), Conn::Relay(c)) => r.handle_established(now, c, peer, cert),
             _ => {}
         }
     }
@@ -165,6 +167,7 @@ impl Net {
             endpoint_events: Vec::new(),
             relay_events: Vec::new(),
             connects: 0,
+            certificate: None,
         });
         self.nodes.len() - 1
     }
@@ -291,8 +294,11 @@ impl Net {
             return;
         };
         let to = self.nodes[server].addr;
-        self.nodes[server].engine.established(now, accepted, from);
-        self.nodes[client].engine.established(now, c, to);
+        let certificate = self.nodes[client].certificate.clone();
+        self.nodes[server]
+            .engine
+            .established(now, accepted, from, certificate.as_deref());
+        self.nodes[client].engine.established(now, c, to, None);
         self.links.push(Link {
             a: (client, c),
             b: (server, accepted),
@@ -391,7 +397,7 @@ impl Net {
         let from: SocketAddr = format!("192.0.2.1:{}", self.next_port).parse().unwrap();
         self.next_port += 1;
         let c = self.nodes[server].engine.accept(now, from).unwrap();
-        self.nodes[server].engine.established(now, c, from);
+        self.nodes[server].engine.established(now, c, from, None);
         c
     }
 
