@@ -1,5 +1,5 @@
-//! The properties behind the cargo-fuzz targets of `msrp-wire`, `msrp-uri`, `msrp-sdp` and
-//! `msrp-session`.
+//! The properties behind the cargo-fuzz targets of `msrp-wire`, `msrp-uri`, `msrp-sdp`,
+//! `msrp-session` and `msrp-relay`.
 //!
 //! Each file in `fuzz_targets/` is one line that hands libFuzzer's input to the `check` function
 //! of the module with the same name. The checks assert what the crates promise (split input gives
@@ -13,6 +13,7 @@
 
 pub mod endpoint_drive;
 pub mod record;
+pub mod relay_drive;
 pub mod schedule;
 pub mod sdp_parse;
 pub mod session_drive;

@@ -142,6 +142,11 @@ pub struct RelayConfig {
     /// Time a new connection has to send its first request (RFC 4976 §6.1: "the server waits
     /// for up to 30 seconds to receive an MSRP request over the channel"). Default 30 s.
     pub first_request_timeout: Duration,
+    /// Time a frame being forwarded may go without a byte of it coming while its connection is
+    /// read; then the connection is closed and the frame ends aborted on its next hop. Frames
+    /// toward one next hop are written one at a time, so a stalled one would hold the others
+    /// back. Default 30 s.
+    pub frame_timeout: Duration,
     /// Time a connection to a next hop has to be set up. Default 10 s.
     pub connect_timeout: Duration,
     /// Time a connection may go unused before it is closed (RFC 4976 §6.5: "more than one
@@ -177,6 +182,7 @@ impl RelayConfig {
             max_output: 256 << 10,
             transaction_timeout: Duration::from_secs(30),
             first_request_timeout: Duration::from_secs(30),
+            frame_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(3600),
             buffer_release: Duration::from_secs(1),

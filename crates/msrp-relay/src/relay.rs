@@ -74,6 +74,23 @@ struct Pending {
     send: bool,
     /// Whether the next hop's silence fails it (`Failure-Report: yes`).
     timed: bool,
+    /// Whether its last byte has been written to the next hop.
+    written: bool,
+}
+
+/// A frame held back on its source connection while its next hop is writing another frame
+/// or has too much waiting: what of it has come so far, in order. Frames never interleave on
+/// a connection, and output toward a slow next hop stays bounded however many connections
+/// send toward it.
+struct Parked {
+    /// The next hop.
+    to: ConnectionId,
+    /// Its transaction id there.
+    tid: TransactionId,
+    /// Its head and the body pieces and end-line that came since.
+    pieces: Vec<Bytes>,
+    /// Its end-line has come: it goes out whole.
+    complete: bool,
 }
 
 /// How a request goes on: the relay's URI it was addressed to, what goes to the front of its
@@ -93,8 +110,6 @@ struct Inbound {
     to: Option<ConnectionId>,
     /// Its transaction id on the next hop.
     tid: TransactionId,
-    /// Whether it has a body (its end-line then follows a CRLF).
-    body: bool,
     /// The response owed to the previous hop once the frame is whole (a 200 for a SEND with
     /// `Failure-Report: yes`, RFC 4976 §6.4.1).
     respond: Option<Vec<u8>>,
@@ -121,6 +136,17 @@ pub(crate) struct Conn {
     blocked: bool,
     /// Connections whose input waits for this one's output to drain.
     waiters: Vec<ConnectionId>,
+    /// The connection whose frame is being written here, between its head and its end-line:
+    /// nothing else is written in between.
+    writer: Option<ConnectionId>,
+    /// Connections whose next frame waits to be written here, in order.
+    queue: VecDeque<ConnectionId>,
+    /// Responses and REPORTs of the relay's own that wait for the frame being written here to
+    /// end, and their size.
+    held: Vec<Bytes>,
+    held_len: usize,
+    /// This connection's frame that waits for its next hop.
+    parked: Option<Parked>,
     /// Requests forwarded on this connection, by their transaction ids here.
     pending: HashMap<TransactionId, Pending>,
     /// Timers of pending SENDs, by when they fire.
@@ -131,6 +157,10 @@ pub(crate) struct Conn {
     transmit_pending: bool,
     /// A [`Timer::Release`] is armed for it.
     release_armed: bool,
+    /// A [`Timer::Frame`] is armed for it.
+    frame_armed: bool,
+    /// When it last gave input.
+    last_input: Instant,
     /// The certificate the peer showed, kept until it is known whether the peer is a relay,
     /// when peer relays are recognised at all.
     certificate: Option<Box<[u8]>>,
@@ -159,6 +189,11 @@ impl Conn {
             inbound: None,
             blocked: false,
             waiters: Vec::new(),
+            writer: None,
+            queue: VecDeque::new(),
+            held: Vec::new(),
+            held_len: 0,
+            parked: None,
             pending: HashMap::new(),
             owned: Vec::new(),
             deadline: Some(deadline),
@@ -166,6 +201,8 @@ impl Conn {
             auth_failures: 0,
             transmit_pending: false,
             release_armed: false,
+            frame_armed: false,
+            last_input: now,
             certificate: None,
             relay_host: None,
         }
@@ -181,6 +218,14 @@ impl Conn {
             .is_some_and(|(_, d)| d == Deadline::FirstRequest)
         {
             self.deadline = Some((now + idle, Deadline::Idle));
+        }
+    }
+
+    /// Notes that the frame with this transaction id ends at what is queued so far: when that
+    /// is written, the wait for its response starts.
+    fn end_at(&mut self, tid: TransactionId) {
+        if self.pending.contains_key(&tid) {
+            self.ends.push_back((self.queued, tid));
         }
     }
 
@@ -200,6 +245,8 @@ enum Timer {
     Pending(ConnectionId, TransactionId),
     /// A connection gives back its buffers if it has been quiet since.
     Release(ConnectionId),
+    /// A connection's frame in progress is given up if no byte of it came since.
+    Frame(ConnectionId),
 }
 
 /// An RFC 4976 relay as a sans-IO state machine: it grants URIs to clients that authenticate
@@ -453,32 +500,43 @@ impl Relay {
                 });
             }
         }
-        // What this connection was streaming on to a next hop ends there, aborted.
-        if let Some(Inbound {
-            to: Some(to),
-            tid,
-            body,
-            ..
+        if let Some(parked) = conn.parked {
+            // Its frame never started on the next hop: it is dropped there.
+            if let Some(next) = self.conns.get_mut(parked.to.0) {
+                next.queue.retain(|c| *c != connection);
+                next.pending.remove(&parked.tid);
+            }
+            self.write_queued(parked.to);
+        } else if let Some(Inbound {
+            to: Some(to), tid, ..
         }) = conn.inbound
         {
+            // What this connection was streaming on to a next hop ends there, aborted.
             if let Some(next) = self.conns.get_mut(to.0) {
-                let mut end = BytesMut::new();
-                if body {
+                if next.writer == Some(connection) {
+                    let mut end = BytesMut::new();
                     msrp_wire::end_line(&mut end, &tid, Flag::Aborted);
-                } else {
-                    end.extend_from_slice(format!("-------{}#\r\n", tid.as_str()).as_bytes());
+                    next.push(end.freeze());
+                    next.writer = None;
+                    self.announce(to);
                 }
-                next.push(end.freeze());
-                self.announce(to);
             }
+            self.write_queued(to);
         }
-        // What other connections were streaming on to this one goes nowhere now.
+        // What other connections were streaming, or waited to stream, on to this one goes
+        // nowhere now.
         for (_, other) in self.conns.iter_mut() {
             if let Some(inbound) = other.inbound.as_mut() {
                 if inbound.to == Some(connection) {
                     inbound.to = None;
                 }
             }
+        }
+        for source in conn.queue {
+            if let Some(other) = self.conns.get_mut(source.0) {
+                other.parked = None;
+            }
+            self.unblock(source);
         }
         for waiter in conn.waiters {
             self.unblock(waiter);
@@ -487,7 +545,10 @@ impl Relay {
         // MUST respond with an appropriate error response in a REPORT back to the original
         // source of the message."
         for (_, pending) in conn.pending {
-            if let Some(report) = pending.report {
+            // `Failure-Report: partial` asks for a REPORT only of a failure: one whose frame
+            // was not all written.
+            let failed = pending.timed || !pending.written;
+            if let Some(report) = pending.report.filter(|_| failed) {
                 self.failure_report(now, pending.from, &report, StatusCode::REQUEST_TIMEOUT);
             }
         }
@@ -518,6 +579,7 @@ impl Relay {
         };
         conn.decoder.push(data);
         conn.last_active = now;
+        conn.last_input = now;
         self.process(now, connection);
         self.arm_release(now, connection);
     }
@@ -536,6 +598,7 @@ impl Relay {
         };
         let n = conn.decoder.fill(max, read)?;
         conn.last_active = now;
+        conn.last_input = now;
         self.process(now, connection);
         self.arm_release(now, connection);
         Ok(n)
@@ -553,6 +616,14 @@ impl Relay {
                 return;
             };
             if conn.blocked {
+                return;
+            }
+            // A peer that does not read the responses it asks for is not read either.
+            if conn.out_len + conn.held_len > self.config.max_output {
+                conn.blocked = true;
+                if !conn.waiters.contains(&connection) {
+                    conn.waiters.push(connection);
+                }
                 return;
             }
             let item = match conn.decoder.decode() {
@@ -589,7 +660,6 @@ impl Relay {
         let discard = Inbound {
             to: None,
             tid: placeholder_tid(),
-            body: head.has_body(),
             respond: None,
         };
         if let Some(conn) = self.conns.get_mut(connection.0) {
@@ -819,12 +889,16 @@ impl Relay {
             }
             r.to_vec()
         });
-        // REPORTs get no response; SENDs and other requests (AUTH, unknown methods) do.
-        let answered = head.method() != Some(Method::Report);
+        // REPORTs get no response, nor SENDs with `Failure-Report: no` (RFC 4975 §7.1.1: "the
+        // receiver MUST NOT send a response"); SENDs and other requests (AUTH, unknown methods)
+        // do.
+        let answered =
+            head.method() != Some(Method::Report) && !(send && failure_report == FailureReport::No);
+        let complete = !head.has_body();
+        let max_output = self.config.max_output;
         let Some(next) = self.conns.get_mut(to.0) else {
             return;
         };
-        next.push(bytes);
         if answered {
             let request_tid = TransactionId::new(head.transaction_id()).unwrap_or(tid);
             next.pending.insert(
@@ -835,8 +909,22 @@ impl Relay {
                     report: report.filter(|_| send),
                     send,
                     timed: send && failure_report == FailureReport::Yes,
+                    written: false,
                 },
             );
+        }
+        // Another frame is being written to the next hop, or waits for it, or too much does:
+        // this one waits on its source, which is read no further until it goes.
+        let park = next.writer.is_some() || !next.queue.is_empty() || next.out_len > max_output;
+        if park {
+            next.queue.push_back(from);
+        } else {
+            next.push(bytes.clone());
+            if complete {
+                next.end_at(tid);
+            } else {
+                next.writer = Some(from);
+            }
         }
         self.stats.forwarded += 1;
         self.announce(to);
@@ -844,22 +932,87 @@ impl Relay {
             conn.inbound = Some(Inbound {
                 to: Some(to),
                 tid,
-                body: head.has_body(),
                 respond,
             });
             conn.mark_used(now, self.config.idle_timeout);
+            if !complete && !conn.frame_armed {
+                conn.frame_armed = true;
+                let at = now + self.config.frame_timeout;
+                self.timers.push(Reverse((at, Timer::Frame(from))));
+            }
+            if park {
+                conn.parked = Some(Parked {
+                    to,
+                    tid,
+                    pieces: vec![bytes],
+                    complete,
+                });
+                conn.blocked = true;
+            }
         }
-        self.check_room(from, to);
+        if !park {
+            self.check_room(from, to);
+        }
+    }
+
+    /// Writes the frames that wait for a connection, as far as it has room: first the
+    /// relay's own responses held while a frame was being written, then the parked frames of
+    /// other connections in turn, each whole or up to where its source has got (that source
+    /// then writes the rest as it comes, and is read again).
+    fn write_queued(&mut self, to: ConnectionId) {
+        let max_output = self.config.max_output;
+        loop {
+            let Some(next) = self.conns.get_mut(to.0) else {
+                return;
+            };
+            if next.writer.is_some() {
+                return;
+            }
+            if !next.held.is_empty() {
+                next.held_len = 0;
+                for bytes in core::mem::take(&mut next.held) {
+                    next.push(bytes);
+                }
+                self.announce(to);
+                continue;
+            }
+            if next.out_len > max_output {
+                // Taken up again when it has drained.
+                return;
+            }
+            let Some(source) = next.queue.pop_front() else {
+                return;
+            };
+            let Some(parked) = self.conns.get_mut(source.0).and_then(|c| c.parked.take()) else {
+                continue;
+            };
+            let Some(next) = self.conns.get_mut(to.0) else {
+                return;
+            };
+            for piece in parked.pieces {
+                next.push(piece);
+            }
+            if parked.complete {
+                next.end_at(parked.tid);
+            } else {
+                next.writer = Some(source);
+            }
+            self.announce(to);
+            self.unblock(source);
+        }
     }
 
     /// A piece of the body of the frame being received.
     fn body(&mut self, connection: ConnectionId, data: Bytes) {
-        let Some(to) = self
-            .conns
-            .get(connection.0)
-            .and_then(|c| c.inbound.as_ref())
-            .and_then(|i| i.to)
-        else {
+        let Some(conn) = self.conns.get_mut(connection.0) else {
+            return;
+        };
+        if let Some(parked) = conn.parked.as_mut() {
+            self.stats.forwarded_bytes += data.len() as u64;
+            parked.pieces.push(data);
+            return;
+        }
+        let Some(to) = conn.inbound.as_ref().and_then(|i| i.to) else {
             return;
         };
         let Some(next) = self.conns.get_mut(to.0) else {
@@ -882,15 +1035,23 @@ impl Relay {
             return;
         };
         if let Some(to) = inbound.to {
-            if let Some(next) = self.conns.get_mut(to.0) {
-                let mut end = BytesMut::with_capacity(48);
-                msrp_wire::end_line(&mut end, &inbound.tid, flag);
+            let mut end = BytesMut::with_capacity(48);
+            msrp_wire::end_line(&mut end, &inbound.tid, flag);
+            let parked = self
+                .conns
+                .get_mut(connection.0)
+                .and_then(|c| c.parked.as_mut());
+            if let Some(parked) = parked {
+                parked.pieces.push(end.freeze());
+                parked.complete = true;
+            } else if let Some(next) = self.conns.get_mut(to.0) {
                 next.push(end.freeze());
-                if next.pending.get(&inbound.tid).is_some_and(|p| p.timed) {
-                    let at = next.queued;
-                    next.ends.push_back((at, inbound.tid));
+                next.end_at(inbound.tid);
+                if next.writer == Some(connection) {
+                    next.writer = None;
                 }
                 self.announce(to);
+                self.write_queued(to);
             }
         }
         if let Some(response) = inbound.respond {
@@ -920,7 +1081,8 @@ impl Relay {
 
     fn unblock(&mut self, connection: ConnectionId) {
         if let Some(conn) = self.conns.get_mut(connection.0) {
-            if conn.blocked {
+            // A parked frame's source is read again when its frame goes.
+            if conn.blocked && conn.parked.is_none() {
                 conn.blocked = false;
                 self.actions.push_back(Action::Resume(connection));
             }
@@ -1067,6 +1229,12 @@ impl Relay {
     /// Queues a response or REPORT of the relay's own on a connection.
     pub(crate) fn send_control(&mut self, connection: ConnectionId, bytes: Vec<u8>) {
         if let Some(conn) = self.conns.get_mut(connection.0) {
+            if conn.writer.is_some() {
+                // Not in the middle of the frame being written: after it.
+                conn.held_len += bytes.len();
+                conn.held.push(Bytes::from(bytes));
+                return;
+            }
             conn.push(Bytes::from(bytes));
             self.announce(connection);
         }
@@ -1117,7 +1285,7 @@ impl Relay {
         if n > 0 {
             conn.last_active = now;
         }
-        // Forwarded SENDs whose last byte is now out start their timers.
+        // Forwarded requests whose last byte is now out start their timers.
         let mut started = Vec::new();
         while let Some(&(at, tid)) = conn.ends.front() {
             if at > conn.written {
@@ -1132,6 +1300,11 @@ impl Relay {
         } else {
             Vec::new()
         };
+        for tid in &started {
+            if let Some(pending) = conn.pending.get_mut(tid) {
+                pending.written = true;
+            }
+        }
         let at = now + self.config.transaction_timeout;
         for tid in started {
             self.timers
@@ -1139,6 +1312,9 @@ impl Relay {
         }
         for waiter in waiters {
             self.unblock(waiter);
+        }
+        if drained {
+            self.write_queued(connection);
         }
         if n > 0 {
             self.arm_release(now, connection);
@@ -1213,6 +1389,28 @@ impl Relay {
         }
     }
 
+    /// A connection whose frame in progress got no byte for [`RelayConfig::frame_timeout`],
+    /// while it was read, is closed: the frame ends aborted on its next hop, which other
+    /// connections' frames wait for.
+    fn frame_deadline(&mut self, now: Instant, connection: ConnectionId) {
+        let Some(conn) = self.conns.get_mut(connection.0) else {
+            return;
+        };
+        conn.frame_armed = false;
+        if conn.inbound.as_ref().and_then(|i| i.to).is_none() {
+            return;
+        }
+        let due = conn.last_input + self.config.frame_timeout;
+        if due <= now && !conn.blocked {
+            self.close(now, connection, CloseReason::FrameTimeout);
+            return;
+        }
+        // Still coming, or held by backpressure: looked at again later.
+        conn.frame_armed = true;
+        let at = due.max(now + self.config.frame_timeout);
+        self.timers.push(Reverse((at, Timer::Frame(connection))));
+    }
+
     /// Arms the expiry of a granted URI.
     pub(crate) fn arm_session(&mut self, at: Instant, id: Box<str>) {
         self.timers.push(Reverse((at, Timer::Session(id))));
@@ -1244,6 +1442,7 @@ impl Relay {
                     }
                 }
                 Timer::Release(id) => self.release(now, id),
+                Timer::Frame(id) => self.frame_deadline(now, id),
                 Timer::Pending(id, tid) => {
                     let Some(pending) = self
                         .conns
@@ -1252,7 +1451,9 @@ impl Relay {
                     else {
                         continue;
                     };
-                    if let Some(report) = &pending.report {
+                    // Only `Failure-Report: yes` asks for a response after success; other
+                    // requests unanswered by now are forgotten.
+                    if let Some(report) = pending.report.as_ref().filter(|_| pending.timed) {
                         self.failure_report(now, pending.from, report, StatusCode::REQUEST_TIMEOUT);
                     }
                 }

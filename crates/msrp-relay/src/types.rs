@@ -86,6 +86,8 @@ pub enum CloseReason {
     SetupTimeout,
     /// Unused for the idle timeout (RFC 4976 §6.5).
     Idle,
+    /// A frame it was sending stalled: no byte of it for the frame timeout.
+    FrameTimeout,
     /// The relay shut down.
     Shutdown,
 }
@@ -100,6 +102,7 @@ impl fmt::Display for CloseReason {
             Self::AuthFailures => f.write_str("too many failed AUTH requests"),
             Self::SetupTimeout => f.write_str("connection setup timed out"),
             Self::Idle => f.write_str("unused for too long"),
+            Self::FrameTimeout => f.write_str("a frame stalled"),
             Self::Shutdown => f.write_str("relay shut down"),
         }
     }

@@ -11,6 +11,7 @@ use msrp_session::{
     RelayErrorKind, Role, SessionConfig, SessionFailure, SessionId, SessionSpec,
 };
 
+use msrp_wire::FailureReport;
 use net::{Conn, Net, random};
 
 const RELAY_ADDR: &str = "127.0.0.1:2855";
@@ -936,6 +937,138 @@ fn a_peer_whose_certificate_does_not_name_it_is_a_client_and_is_challenged() {
     assert_eq!(
         relay_failure(&events, alice),
         Some(RelayErrorKind::NoCredentials),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn frames_from_several_senders_toward_one_client_never_interleave() {
+    // Bob and Carol, each through the relay, send Alice a large message at once, in chunks
+    // that arrive in pieces; Alice sends Bob one too, so the relay also answers her on the
+    // connection being written to. Each frame goes out whole before the next (RFC 4975 §5.2
+    // framing), whatever order the pieces come in.
+    let mut net = network(relay_config());
+    net.endpoint("127.0.0.1:7003");
+    let relay = || Relay::new(RELAY.parse().unwrap());
+    let alice = open(
+        &mut net,
+        1,
+        &uri(ALICE_ADDR, "alice1"),
+        NOBODY,
+        Role::Passive,
+        relay(),
+        1,
+    );
+    let alice_path = granted(&net.endpoint_events(1), alice).expect("Alice's path");
+    let big = |seed: u32| -> Vec<u8> {
+        (0..300_000u32)
+            .map(|i| (i.wrapping_mul(seed) >> 7) as u8)
+            .collect()
+    };
+    let mut senders = Vec::new();
+    for (node, name, seed) in [(2, "bob1", 7u32), (3, "carol1", 13)] {
+        let addr = if node == 2 {
+            BOB_ADDR
+        } else {
+            "127.0.0.1:7003"
+        };
+        let s = open(
+            &mut net,
+            node,
+            &uri(addr, name),
+            &alice_path,
+            Role::Active,
+            relay(),
+            u64::from(seed),
+        );
+        senders.push((node, s, big(seed)));
+    }
+    let bob_path = granted(&net.endpoint_events(2), senders[0].1).expect("Bob's path");
+    net.ep(1)
+        .set_peer_path(alice, bob_path.parse().unwrap())
+        .unwrap();
+    let now = net.now;
+    for (node, session, body) in &senders {
+        net.ep(*node).send(
+            now,
+            *session,
+            MessageRef::new(1),
+            OutgoingMessage::new("application/octet-stream", body.clone()),
+        );
+    }
+    net.ep(1).send(
+        now,
+        alice,
+        MessageRef::new(9),
+        OutgoingMessage::new("text/plain", "Hi Bob"),
+    );
+    net.run();
+    let mut got = received(&net.endpoint_events(1));
+    got.sort();
+    let mut expected = vec![senders[0].2.clone(), senders[1].2.clone()];
+    expected.sort();
+    assert_eq!(got.len(), 2);
+    assert!(got == expected, "a message came corrupted");
+    let bob_events = net.endpoint_events(2);
+    assert!(received(&bob_events).contains(&b"Hi Bob".to_vec()));
+    assert!(matches!(
+        outcome(&bob_events, MessageRef::new(1)),
+        Some(Ok(_))
+    ));
+    assert!(matches!(
+        outcome(&net.endpoint_events(3), MessageRef::new(1)),
+        Some(Ok(_))
+    ));
+}
+
+#[test]
+fn sends_that_ask_no_response_after_success_get_no_false_failure_report() {
+    // RFC 4975 §7.1.1: with `Failure-Report: no` the receiver sends no response, with
+    // `partial` only one for an error. The relay waits for none after delivering them: when
+    // the next hop's connection closes later, no 408 goes back for them.
+    let mut net = network(relay_config());
+    let bob_uri = uri(BOB_ADDR, "bob1");
+    listen_directly(&mut net, &bob_uri);
+    let alice = open(
+        &mut net,
+        1,
+        &uri(ALICE_ADDR, "alice1"),
+        &bob_uri,
+        Role::Passive,
+        Relay::new(RELAY.parse().unwrap()),
+        1,
+    );
+    let now = net.now;
+    for (n, mode) in [(1, FailureReport::No), (2, FailureReport::Partial)] {
+        net.ep(1).send(
+            now,
+            alice,
+            MessageRef::new(n),
+            OutgoingMessage::new("text/plain", format!("message {n}")).failure_report(mode),
+        );
+    }
+    net.run();
+    assert_eq!(received(&net.endpoint_events(2)).len(), 2);
+    let _ = net.relay_events(0);
+    // Bob goes away, then time passes beyond every transaction timeout.
+    let toward_bob: Vec<(usize, Conn)> = net
+        .links
+        .iter()
+        .filter(|l| l.b.0 == 2 || l.a.0 == 2)
+        .map(|l| if l.a.0 == 0 { l.a } else { l.b })
+        .collect();
+    for (node, c) in toward_bob {
+        let now = net.now;
+        if let Conn::Relay(c) = c {
+            net.rl(node).handle_lost(now, c);
+        }
+    }
+    net.advance(Duration::from_secs(61));
+    let events = net.relay_events(0);
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, RelayEvent::FailureReported { .. })),
         "{events:?}"
     );
 }
