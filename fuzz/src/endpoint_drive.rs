@@ -15,6 +15,8 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::drive::{Input, random};
+
 use msrp_session::{
     Action, ConnectionId, Credentials, Endpoint, EndpointConfig, EndpointEvent, MessageRef,
     OutgoingMessage, PeerCheck, Relay, Role, SessionConfig, SessionId, SessionSpec, fingerprint_of,
@@ -31,38 +33,6 @@ const IDS: [&str; 4] = [
 const HOST: &str = "127.0.0.1:7000";
 const PEER: &str = "msrp://127.0.0.1:8000/peers3ssion;tcp";
 const MAX_CONNECTIONS: usize = 4;
-
-/// A cursor over the fuzz input.
-struct Input<'a>(&'a [u8]);
-
-impl Input<'_> {
-    fn byte(&mut self) -> u8 {
-        let Some((&b, rest)) = self.0.split_first() else {
-            return 0;
-        };
-        self.0 = rest;
-        b
-    }
-
-    fn bytes(&mut self, n: usize) -> &[u8] {
-        let n = n.min(self.0.len());
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        head
-    }
-}
-
-fn random(seed: u64) -> impl FnMut(&mut [u8]) + Send + 'static {
-    let mut state = seed | 1;
-    move |buf: &mut [u8]| {
-        for b in buf {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            *b = (state >> 33) as u8;
-        }
-    }
-}
 
 fn config(local: &str, peer: &str, seed: u64) -> SessionConfig {
     SessionConfig::new(local.parse().unwrap(), peer.parse().unwrap(), random(seed))

@@ -11,6 +11,7 @@
 
 #![forbid(unsafe_code)]
 
+mod drive;
 pub mod endpoint_drive;
 pub mod record;
 pub mod relay_drive;

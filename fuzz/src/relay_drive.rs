@@ -27,6 +27,8 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::drive::{Input, random};
+
 use msrp_relay::{AcceptError, Action, ConnectionId, Relay, RelayConfig, RelayEvent, Stats, Users};
 use msrp_wire::digest::{Challenge, Credentials, authorization};
 use msrp_wire::{Decoder, Flag, Frame, Limits, Method};
@@ -73,38 +75,6 @@ const STATUSES: [&str; 8] = [
     "501 Not Implemented",
     "200",
 ];
-
-/// A cursor over the fuzz input.
-struct Input<'a>(&'a [u8]);
-
-impl Input<'_> {
-    fn byte(&mut self) -> u8 {
-        let Some((&b, rest)) = self.0.split_first() else {
-            return 0;
-        };
-        self.0 = rest;
-        b
-    }
-
-    fn bytes(&mut self, n: usize) -> &[u8] {
-        let n = n.min(self.0.len());
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        head
-    }
-}
-
-fn random(seed: u64) -> impl FnMut(&mut [u8]) + Send + 'static {
-    let mut state = seed | 1;
-    move |buf: &mut [u8]| {
-        for b in buf {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            *b = (state >> 33) as u8;
-        }
-    }
-}
 
 /// The body of our SEND number `seq`: letters only, so that it never holds an end-line.
 fn body_of(seq: u32, len: usize) -> Vec<u8> {

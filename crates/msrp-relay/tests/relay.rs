@@ -153,6 +153,21 @@ fn listen_directly(net: &mut Net, bob_uri: &str) -> SessionId {
         .unwrap()
 }
 
+/// Bob listens directly; Alice opens a session to him through the relay. Returns Alice's.
+fn alice_to_bob_directly(net: &mut Net, role: Role) -> SessionId {
+    let bob_uri = uri(BOB_ADDR, "bob1");
+    listen_directly(net, &bob_uri);
+    open(
+        net,
+        1,
+        &uri(ALICE_ADDR, "alice1"),
+        &bob_uri,
+        role,
+        Relay::new(RELAY.parse().unwrap()),
+        1,
+    )
+}
+
 /// Bob listens through the relay; Alice, through it too, sends to the path Bob was granted.
 /// Returns their sessions and Bob's path.
 fn alice_and_bob(net: &mut Net, relay: impl Fn() -> Relay) -> (SessionId, SessionId, String) {
@@ -491,17 +506,7 @@ fn requests_not_for_a_granted_uri_are_refused_and_the_relay_is_no_open_relay() {
 #[test]
 fn a_client_behind_the_relay_reaches_a_peer_without_one() {
     let mut net = network(relay_config());
-    let bob_uri = uri(BOB_ADDR, "bob1");
-    listen_directly(&mut net, &bob_uri);
-    let alice = open(
-        &mut net,
-        1,
-        &uri(ALICE_ADDR, "alice1"),
-        &bob_uri,
-        Role::Active,
-        Relay::new(RELAY.parse().unwrap()),
-        1,
-    );
+    let alice = alice_to_bob_directly(&mut net, Role::Active);
     let now = net.now;
     net.ep(1).send(
         now,
@@ -588,17 +593,7 @@ fn a_next_hop_that_reads_nothing_holds_the_relay_to_bounded_memory() {
     let mut config = relay_config();
     config.max_output = 64 << 10;
     let mut net = network(config);
-    let bob_uri = uri(BOB_ADDR, "bob1");
-    listen_directly(&mut net, &bob_uri);
-    let alice = open(
-        &mut net,
-        1,
-        &uri(ALICE_ADDR, "alice1"),
-        &bob_uri,
-        Role::Passive,
-        Relay::new(RELAY.parse().unwrap()),
-        1,
-    );
+    let alice = alice_to_bob_directly(&mut net, Role::Passive);
     // Bob's process is stopped: he accepts the relay's connection and reads nothing.
     net.frozen.insert(2);
     let now = net.now;
@@ -1027,17 +1022,7 @@ fn sends_that_ask_no_response_after_success_get_no_false_failure_report() {
     // `partial` only one for an error. The relay waits for none after delivering them: when
     // the next hop's connection closes later, no 408 goes back for them.
     let mut net = network(relay_config());
-    let bob_uri = uri(BOB_ADDR, "bob1");
-    listen_directly(&mut net, &bob_uri);
-    let alice = open(
-        &mut net,
-        1,
-        &uri(ALICE_ADDR, "alice1"),
-        &bob_uri,
-        Role::Passive,
-        Relay::new(RELAY.parse().unwrap()),
-        1,
-    );
+    let alice = alice_to_bob_directly(&mut net, Role::Passive);
     let now = net.now;
     for (n, mode) in [(1, FailureReport::No), (2, FailureReport::Partial)] {
         net.ep(1).send(
