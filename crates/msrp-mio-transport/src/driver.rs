@@ -25,12 +25,6 @@ use crate::tls::{Identity, TlsError};
 pub(crate) const WAKER: Token = Token(0);
 /// Pieces handed to one vectored write.
 const MAX_IOVECS: usize = 64;
-/// Bytes handed to one write. Larger writes take longer per byte over loopback, as the plain
-/// `std::net` baseline shows too (64 KiB writes at well under half the rate of 16 KiB ones):
-/// the data has left the caches before the receiver copies it out. Measured on a 2-vCPU VM,
-/// 512 MiB as one chunk: 3.0-3.2 GB/s uncapped, 4.0 GB/s at 32 KiB (16 KiB and 24 KiB were
-/// slower and unsteady); in 2 KiB chunks 1.2-1.9 GB/s uncapped, 2.1 GB/s at 32 KiB.
-const MAX_WRITE: usize = 32 << 10;
 /// Most TLS client configurations kept for reuse (one per way of checking peers).
 const CLIENT_CONFIGS: usize = 64;
 
@@ -950,7 +944,7 @@ impl<C: Core> Driver<C> {
             }
             let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
             let mut count = 0;
-            let mut room = MAX_WRITE;
+            let mut room = self.config.max_write.max(1);
             for (slice, piece) in slices.iter_mut().zip(&io.out) {
                 let take = piece.len().min(room);
                 *slice = IoSlice::new(&piece[..take]);
