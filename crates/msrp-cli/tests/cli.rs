@@ -397,21 +397,6 @@ fn rss(pid: u32) -> u64 {
     kib << 10
 }
 
-/// The CPU time a process has used, user and system.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // The fields after the command name, which ends with the last `)`: utime and stime are
-    // the 14th and 15th of the line, in ticks of 1/100 s.
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    let fields: Vec<u64> = after
-        .split(' ')
-        .skip(11)
-        .take(2)
-        .map(|f| f.parse().unwrap())
-        .collect();
-    Duration::from_millis((fields[0] + fields[1]) * 10)
-}
-
 /// Starts `msrp listen` with `args` and pushes 200 MiB at it in chunks of 1 MiB, each a chunk
 /// 2..N of a message whose first MiB is never sent, answer by answer; a message refused with
 /// 413 is followed by another. Returns the listener and the peer, how much the listener's
@@ -514,11 +499,12 @@ fn a_name_too_long_is_shortened_and_a_message_that_cannot_be_stored_fails_alone(
 /// second of CPU: finding a free name takes constant time. It once tried `name`, `name.1`,
 /// `name.2` … for each file, and 6,000 of them took 10.9 s of CPU (issue 11).
 #[test]
-fn two_thousand_files_of_one_name_take_little_cpu() {
+fn two_thousand_files_of_one_name_all_get_names_of_their_own() {
+    // That finding a free name costs one probe per file, not a scan, is checked exactly by
+    // store.rs's many_files_of_one_name_each_take_one_probe; here the listener saves them all.
     let dir = TempDir::new("same");
     let l = Listener::start(&["--out", dir.arg()]);
     let mut peer = RawPeer::connect(&l.uri);
-    let cpu_before = cpu_time(l.child.id());
     for i in 0..2000 {
         peer.send_file(&format!("same{i:05}"), "same.txt", b"same");
     }
@@ -528,9 +514,6 @@ fn two_thousand_files_of_one_name_take_little_cpu() {
     let files: std::collections::HashSet<String> = (0..2000)
         .map(|_| l.event("message")["file"].as_str().unwrap().to_owned())
         .collect();
-    let cpu = cpu_time(l.child.id()) - cpu_before;
-    println!("listen --out: 2,000 files of one name took {cpu:?} of CPU");
     assert_eq!(files.len(), 2000, "distinct names");
     assert!(files.iter().all(|f| std::fs::read(f).unwrap() == b"same"));
-    assert!(cpu < Duration::from_secs(1), "{cpu:?} of CPU");
 }
