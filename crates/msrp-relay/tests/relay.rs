@@ -153,6 +153,27 @@ fn listen_directly(net: &mut Net, bob_uri: &str) -> SessionId {
         .unwrap()
 }
 
+/// Node `from`'s session sends `text` as message `n`; node `to` receives exactly it, and the
+/// sender learns it was delivered.
+fn says(net: &mut Net, from: (usize, SessionId), n: u64, text: &str, to: usize) {
+    let now = net.now;
+    net.ep(from.0).send(
+        now,
+        from.1,
+        MessageRef::new(n),
+        OutgoingMessage::new("text/plain", text.to_owned()),
+    );
+    net.run();
+    assert_eq!(
+        received(&net.endpoint_events(to)),
+        vec![text.as_bytes().to_vec()]
+    );
+    assert!(matches!(
+        outcome(&net.endpoint_events(from.0), MessageRef::new(n)),
+        Some(Ok(_))
+    ));
+}
+
 /// Bob listens directly; Alice opens a session to him through the relay. Returns Alice's.
 fn alice_to_bob_directly(net: &mut Net, role: Role) -> SessionId {
     let bob_uri = uri(BOB_ADDR, "bob1");
@@ -236,22 +257,7 @@ fn two_clients_exchange_messages_and_reports_through_the_relay() {
     }
 
     // And the other way.
-    let now = net.now;
-    net.ep(2).send(
-        now,
-        bob,
-        MessageRef::new(3),
-        OutgoingMessage::new("text/plain", "Hello Alice"),
-    );
-    net.run();
-    assert_eq!(
-        received(&net.endpoint_events(1)),
-        vec![b"Hello Alice".to_vec()]
-    );
-    assert!(matches!(
-        outcome(&net.endpoint_events(2), MessageRef::new(3)),
-        Some(Ok(_))
-    ));
+    says(&mut net, (2, bob), 3, "Hello Alice", 1);
     let stats = net.rl(0).stats();
     assert!(stats.forwarded >= 4, "{stats:?}");
     assert!(stats.forwarded_bytes >= 100_000);

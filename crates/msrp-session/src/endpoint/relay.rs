@@ -6,9 +6,9 @@ use std::cmp::Reverse;
 use std::time::{Duration, Instant};
 
 use msrp_uri::Path;
-use msrp_wire::{Head, TransactionId};
+use msrp_wire::{Head, Slab, TransactionId};
 
-use super::{ConnectionId, Endpoint, EndpointEvent, Place, SessionEntry, SessionId};
+use super::{Conn, ConnectionId, Endpoint, EndpointEvent, Place, SessionEntry, SessionId};
 use crate::event::{Event, SessionFailure};
 use crate::relay::{AuthStep, Relay, RelayAuth, RelayError, RelayErrorKind};
 use crate::session::Session;
@@ -115,23 +115,10 @@ impl Endpoint {
     /// Writes a session's next AUTH on its relay connection, whose response is due within the
     /// session's transaction timeout after `extra`.
     fn send_auth(&mut self, now: Instant, session: SessionId, extra: Duration) {
-        let Some(entry) = self.sessions.get_mut(session.0) else {
+        let Some((relay, session_state, connection)) =
+            relayed(&mut self.sessions, &mut self.conns, session)
+        else {
             return;
-        };
-        let Some(relay) = entry.relay.as_deref_mut() else {
-            return;
-        };
-        let connection = relay.connection;
-        let Some(conn) = self.conns.get_mut(connection.0) else {
-            return;
-        };
-        let session_state: &mut Session = match &mut entry.place {
-            Place::Authenticating(s) => s,
-            Place::Bound { key, .. } => match conn.msrp.session_mut(*key) {
-                Some(s) => s,
-                None => return,
-            },
-            Place::Waiting(_) => return,
         };
         let local = session_state.config().local_uri.clone();
         let timeout = session_state.config().transaction_timeout;
@@ -141,7 +128,9 @@ impl Endpoint {
             .request(&mut frame, &local, session_state.random())
         {
             Ok(tid) => {
-                conn.msrp.send_request(tid, &frame);
+                if let Some(conn) = self.conns.get_mut(connection.0) {
+                    conn.msrp.send_request(tid, &frame);
+                }
                 self.auth_tids.insert(tid, session);
                 self.set_relay_timer(session, Some(now + extra + timeout));
             }
@@ -210,23 +199,10 @@ impl Endpoint {
         use_path: Path,
         expires: Option<Duration>,
     ) {
-        let Some(entry) = self.sessions.get_mut(session.0) else {
+        let Some((relay, session_state, connection)) =
+            relayed(&mut self.sessions, &mut self.conns, session)
+        else {
             return;
-        };
-        let Some(relay) = entry.relay.as_deref_mut() else {
-            return;
-        };
-        let connection = relay.connection;
-        let Some(conn) = self.conns.get_mut(connection.0) else {
-            return;
-        };
-        let session_state: &mut Session = match &mut entry.place {
-            Place::Authenticating(s) => s,
-            Place::Bound { key, .. } => match conn.msrp.session_mut(*key) {
-                Some(s) => s,
-                None => return,
-            },
-            Place::Waiting(_) => return,
         };
         // RFC 4976 §5.1: "To form the SDP path attribute to provide to the peer, the client
         // reverses the list of URIs in the Use-Path header (after the outermost
@@ -363,4 +339,22 @@ fn through(use_path: &Path, peer_path: &Path) -> Path {
     let mut to_path = use_path.clone().into_vec();
     to_path.extend(peer_path.iter().cloned());
     Path::from_vec(to_path).expect("a Use-Path is never empty")
+}
+
+/// A session that goes through relays, when it is authenticating or bound on the connection to
+/// its first relay: its relay state, the session, and that connection.
+fn relayed<'a>(
+    sessions: &'a mut Slab<SessionEntry>,
+    conns: &'a mut Slab<Conn>,
+    session: SessionId,
+) -> Option<(&'a mut RelayState, &'a mut Session, ConnectionId)> {
+    let SessionEntry { relay, place, .. } = sessions.get_mut(session.0)?;
+    let relay = relay.as_deref_mut()?;
+    let connection = relay.connection;
+    let state = match place {
+        Place::Authenticating(s) => s.as_mut(),
+        Place::Bound { key, .. } => conns.get_mut(connection.0)?.msrp.session_mut(*key)?,
+        Place::Waiting(_) => return None,
+    };
+    Some((relay, state, connection))
 }

@@ -77,6 +77,26 @@ fn alice_through_relay(net: &mut Net, quiet: bool) -> (SessionId, ConnectionId) 
     (alice, answer_connection(net, 0))
 }
 
+/// Alice (node 0) sends `text` on `session` as message `n`; returns the head of the SEND she
+/// wrote on `connection`.
+fn alice_sends(
+    net: &mut Net,
+    session: SessionId,
+    n: u64,
+    text: &str,
+    connection: ConnectionId,
+) -> Head {
+    let now = net.now;
+    net.ep(0).send(
+        now,
+        session,
+        MessageRef::new(n),
+        OutgoingMessage::new("text/plain", text.to_owned()),
+    );
+    net.run();
+    one(net, 0, connection)
+}
+
 /// What a node wrote on a connection, as frames.
 fn written(net: &mut Net, node: usize, connection: ConnectionId) -> Vec<Frame> {
     common::frames(&net.output(node, connection))
@@ -402,15 +422,7 @@ fn interval_out_of_bounds_is_followed_and_the_path_is_renewed_before_it_expires(
     );
     // The session stayed bound and now sends along the new path.
     assert!(!bound(&events, alice));
-    let now = net.now;
-    net.ep(0).send(
-        now,
-        alice,
-        MessageRef::new(2),
-        OutgoingMessage::new("text/plain", "again"),
-    );
-    net.run();
-    let send = one(&mut net, 0, conn);
+    let send = alice_sends(&mut net, alice, 2, "again", conn);
     assert_eq!(
         send.to_path().unwrap().unwrap().as_str(),
         format!("{renewed} {}", uri(BOB_ADDR, "bob1"))
@@ -642,15 +654,7 @@ fn the_peer_path_can_come_after_the_relay_granted_ours() {
     net.ep(0)
         .set_peer_path(alice, bob_path.parse().unwrap())
         .unwrap();
-    let now = net.now;
-    net.ep(0).send(
-        now,
-        alice,
-        MessageRef::new(1),
-        OutgoingMessage::new("text/plain", "hi"),
-    );
-    net.run();
-    let send = one(&mut net, 0, conn);
+    let send = alice_sends(&mut net, alice, 1, "hi", conn);
     assert_eq!(
         send.to_path().unwrap().unwrap().as_str(),
         format!("{granted} {bob_path}")
