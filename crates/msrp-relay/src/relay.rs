@@ -618,8 +618,11 @@ impl Relay {
             if conn.blocked {
                 return;
             }
-            // A peer that does not read the responses it asks for is not read either.
-            if conn.out_len + conn.held_len > self.config.max_output {
+            // A peer that does not read the responses it asks for is not read either: checked
+            // between its frames only, since responses held on it wait for the frame being
+            // written to it to end, and its own frame may be what that frame's sender waits
+            // for.
+            if conn.inbound.is_none() && conn.out_len + conn.held_len > self.config.max_output {
                 conn.blocked = true;
                 if !conn.waiters.contains(&connection) {
                     conn.waiters.push(connection);
