@@ -622,11 +622,18 @@ impl Relay {
             // between its frames only, since responses held on it wait for the frame being
             // written to it to end, and its own frame may be what that frame's sender waits
             // for.
-            if conn.inbound.is_none() && conn.out_len + conn.held_len > self.config.max_output {
+            if conn.inbound.is_none() && conn.out_len > self.config.max_output {
+                // Read again once its output has drained.
                 conn.blocked = true;
                 if !conn.waiters.contains(&connection) {
                     conn.waiters.push(connection);
                 }
+                return;
+            }
+            if conn.inbound.is_none() && conn.held_len > self.config.max_output {
+                // Read again once the frame being written to it ends and what it held goes out
+                // (`write_queued`); its output draining changes nothing before that.
+                conn.blocked = true;
                 return;
             }
             let item = match conn.decoder.decode() {
@@ -977,6 +984,9 @@ impl Relay {
                     next.push(bytes);
                 }
                 self.announce(to);
+                // Stopped for what it held, it may go on (if it is stopped for its output, it
+                // stops again at once).
+                self.unblock(to);
                 continue;
             }
             if next.out_len > max_output {

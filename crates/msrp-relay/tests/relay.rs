@@ -1063,3 +1063,167 @@ fn sends_that_ask_no_response_after_success_get_no_false_failure_report() {
         "{events:?}"
     );
 }
+
+/// A client connection played by the test, on a relay driven by hand.
+struct Raw {
+    c: msrp_relay::ConnectionId,
+    /// Its own URI.
+    uri: String,
+    /// The URI the relay granted it.
+    granted: String,
+}
+
+fn raw_client(relay: &mut msrp_relay::Relay, now: std::time::Instant, n: u16) -> Raw {
+    let peer: std::net::SocketAddr = format!("192.0.2.{n}:5000").parse().unwrap();
+    let c = relay.handle_accept(now, peer).unwrap();
+    relay.handle_established(now, c, peer, None);
+    let uri = format!("msrp://192.0.2.{n}:5000/client{n};tcp");
+    relay.handle_input(
+        now,
+        c,
+        format!("MSRP auth{n} AUTH\r\nTo-Path: {RELAY}\r\nFrom-Path: {uri}\r\n-------auth{n}$\r\n")
+            .as_bytes(),
+    );
+    let answer = take_output(relay, now, c);
+    let granted = answer
+        .split("\r\n")
+        .find_map(|l| l.strip_prefix("Use-Path: "))
+        .expect("a Use-Path")
+        .to_owned();
+    Raw { c, uri, granted }
+}
+
+fn take_output(
+    relay: &mut msrp_relay::Relay,
+    now: std::time::Instant,
+    c: msrp_relay::ConnectionId,
+) -> String {
+    let mut pieces = Vec::new();
+    relay.poll_transmit(now, c, usize::MAX, &mut pieces);
+    String::from_utf8_lossy(&pieces.concat()).into_owned()
+}
+
+/// Reads what the relay wrote to each of `conns` into `got`, and lets input it stopped go on,
+/// until nothing moves.
+fn pump(
+    relay: &mut msrp_relay::Relay,
+    now: std::time::Instant,
+    conns: &[msrp_relay::ConnectionId],
+    got: &mut [String],
+) {
+    for _ in 0..1000 {
+        let mut moved = false;
+        for (i, &c) in conns.iter().enumerate() {
+            let out = take_output(relay, now, c);
+            moved |= !out.is_empty();
+            got[i].push_str(&out);
+        }
+        while let Some(action) = relay.poll_action() {
+            if let msrp_relay::Action::Resume(c) = action {
+                relay.resume(now, c);
+                moved = true;
+            }
+        }
+        if !moved {
+            return;
+        }
+    }
+    panic!("the relay keeps asking for input to go on, and takes none");
+}
+
+#[test]
+fn two_clients_streaming_to_each_other_with_responses_held_on_both_are_not_stuck() {
+    // Alice and Bob each stream a frame to the other, and meanwhile the responses to requests
+    // each sent Carol earlier come back: they wait on each one's connection for the other's
+    // frame to end, and are more than max_output. Neither client may be stopped in the middle
+    // of its frame for them, or neither frame could ever end.
+    let now = std::time::Instant::now();
+    let mut config = relay_config();
+    config.max_output = 200;
+    let mut relay = msrp_relay::Relay::new(config, random(3), now);
+    let alice = raw_client(&mut relay, now, 1);
+    let bob = raw_client(&mut relay, now, 2);
+    let carol = raw_client(&mut relay, now, 3);
+    let conns = [alice.c, bob.c, carol.c];
+    let mut got = [String::new(), String::new(), String::new()];
+    for (who, tag) in [(&alice, "a"), (&bob, "b")] {
+        for k in 0..4 {
+            relay.handle_input(
+                now,
+                who.c,
+                format!(
+                    "MSRP {tag}nick{k} NICKNAME\r\nTo-Path: {} {} {}\r\nFrom-Path: {}\r\n\
+                     Use-Nickname: \"{tag}{k}\"\r\n-------{tag}nick{k}$\r\n",
+                    who.granted, carol.granted, carol.uri, who.uri
+                )
+                .as_bytes(),
+            );
+            pump(&mut relay, now, &conns, &mut got);
+        }
+    }
+    let to_carol = core::mem::take(&mut got[2]);
+    assert_eq!(to_carol.matches(" NICKNAME\r\n").count(), 8, "{to_carol}");
+    let send_head = |tid: &str, from: &Raw, to: &Raw| {
+        format!(
+            "MSRP {tid} SEND\r\nTo-Path: {} {} {}\r\nFrom-Path: {}\r\nMessage-ID: m{tid}\r\n\
+             Byte-Range: 1-*/300\r\nContent-Type: text/plain\r\n\r\n",
+            from.granted, to.granted, to.uri, from.uri
+        )
+    };
+    // Both frames begin, each a third of its body in.
+    let body = |c: u8| vec![c; 100];
+    for (tid, from, to, c) in [
+        ("asend1", &alice, &bob, b'a'),
+        ("bsend1", &bob, &alice, b'b'),
+    ] {
+        let mut start = send_head(tid, from, to).into_bytes();
+        start.extend(body(c));
+        relay.handle_input(now, from.c, &start);
+        pump(&mut relay, now, &conns, &mut got);
+    }
+    // Carol answers the NICKNAMEs: the answers go back to Alice and Bob, behind the frames
+    // being written to them.
+    for request in to_carol
+        .split("MSRP ")
+        .filter(|r| r.contains(" NICKNAME\r\n"))
+    {
+        let tid = request.split(' ').next().unwrap();
+        let from_path = request
+            .split("\r\n")
+            .find_map(|l| l.strip_prefix("From-Path: "))
+            .unwrap();
+        relay.handle_input(
+            now,
+            carol.c,
+            format!(
+                "MSRP {tid} 200 OK\r\nTo-Path: {from_path}\r\nFrom-Path: {}\r\n-------{tid}$\r\n",
+                carol.uri
+            )
+            .as_bytes(),
+        );
+        pump(&mut relay, now, &conns, &mut got);
+    }
+    // The rest of both frames comes.
+    for (tid, from, c) in [("asend1", &alice, b'a'), ("bsend1", &bob, b'b')] {
+        let mut rest = body(c);
+        rest.extend(body(c));
+        rest.extend(format!("\r\n-------{tid}$\r\n").into_bytes());
+        relay.handle_input(now, from.c, &rest);
+        pump(&mut relay, now, &conns, &mut got);
+    }
+    for (i, who) in [&alice, &bob].into_iter().enumerate() {
+        assert!(
+            relay.wants_read(who.c),
+            "client {i} is held stopped: {}",
+            got[i]
+        );
+        let other = if i == 0 { "b" } else { "a" };
+        assert!(
+            got[i].contains(&format!("{}\r\n-------", other.repeat(300))),
+            "the other's frame arrived whole: {}",
+            got[i]
+        );
+        // The NICKNAMEs' answers, and the relay's 200 for its SEND.
+        assert_eq!(got[i].matches(" 200 OK\r\n").count(), 4 + 1, "{}", got[i]);
+    }
+}
