@@ -3,12 +3,12 @@
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
-use std::sync::mpsc::{self, SyncSender};
+use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use mio::{Poll, Waker};
 
-use crate::api::{Command, Commands, EndpointConfig, Events, Handle, Shared};
+use crate::api::{Commands, EndpointCommand, EndpointConfig, Events, Handle, Shared};
 use crate::driver::{Driver, Handler, Sink, WAKER};
 use crate::engine::Core;
 use crate::tls::Identity;
@@ -17,51 +17,48 @@ use crate::tls::Identity;
 /// sessions. Dropping it shuts it down gracefully and waits for the thread.
 #[derive(Debug)]
 pub struct Endpoint {
+    // First: the loop stops before the event channel goes.
+    running: LoopThread<EndpointCommand>,
     handle: Handle,
     events: Option<Events>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl Endpoint {
     /// Starts an endpoint whose events are read from [`events`](Self::events).
     pub fn start(config: EndpointConfig) -> io::Result<Self> {
         let (tx, rx) = mpsc::channel();
-        let (handle, thread, shared) = Self::spawn(config, Sink::Channel(tx))?;
+        let running = Self::spawn(config, Sink::Channel(tx))?;
         Ok(Self {
-            handle,
+            handle: Handle {
+                inner: running.commands.clone(),
+            },
             events: Some(Events {
                 receiver: rx,
-                shared,
+                shared: running.commands.shared.clone(),
                 len: crate::api::data_len,
             }),
-            thread: Some(thread),
+            running,
         })
     }
 
     /// Starts an endpoint whose events go to `handler`, on the event loop's thread.
     pub fn start_with_handler(config: EndpointConfig, handler: impl Handler) -> io::Result<Self> {
-        let (handle, thread, _) = Self::spawn(config, Sink::Handler(Box::new(handler)))?;
+        let running = Self::spawn(config, Sink::Handler(Box::new(handler)))?;
         Ok(Self {
-            handle,
+            handle: Handle {
+                inner: running.commands.clone(),
+            },
             events: None,
-            thread: Some(thread),
+            running,
         })
     }
 
     fn spawn(
         config: EndpointConfig,
         sink: Sink<crate::EndpointEvent>,
-    ) -> io::Result<(Handle, JoinHandle<()>, Arc<Shared>)> {
+    ) -> io::Result<LoopThread<EndpointCommand>> {
         let core = msrp_session::Endpoint::new(config.endpoint);
-        let (commands, thread, shared) =
-            start_loop(config, core, sink, "msrp-endpoint", |_| Ok(()))?;
-        let handle = Handle {
-            inner: Commands {
-                sender: commands,
-                shared: shared.clone(),
-            },
-        };
-        Ok((handle, thread, shared))
+        start_loop(config, core, sink, "msrp-endpoint", |_| Ok(()))
     }
 
     /// The handle that commands the endpoint; clone it for other threads.
@@ -84,34 +81,50 @@ impl Endpoint {
     /// endpoint's [`shutdown_grace`](msrp_session::EndpointConfig::shutdown_grace), then every
     /// session still open fails. Waits for the event loop to finish.
     pub fn shutdown(mut self) {
-        self.stop();
+        self.running.stop();
     }
+}
 
-    fn stop(&mut self) {
-        self.handle.shutdown();
+/// An event loop on its own thread, as its owner (an [`Endpoint`], a relay server) holds it:
+/// asked to shut down and waited for when dropped.
+pub(crate) struct LoopThread<X> {
+    pub(crate) commands: Commands<X>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl<X> LoopThread<X> {
+    /// Asks the loop to shut down and waits for its thread.
+    pub(crate) fn stop(&mut self) {
+        self.commands.shutdown();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
     }
 }
 
-impl Drop for Endpoint {
+impl<X> Drop for LoopThread<X> {
     fn drop(&mut self) {
         self.stop();
     }
 }
 
+impl<X> core::fmt::Debug for LoopThread<X> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("LoopThread")
+            .field("running", &self.thread.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Builds the event loop of `core`, lets `prepare` set it up (a listener bound already), and
-/// starts it on a thread named `name`. Returns where commands go, the thread, and what the
-/// handles share with the loop.
-#[allow(clippy::type_complexity)]
+/// starts it on a thread named `name`.
 pub(crate) fn start_loop<C: Core>(
     config: EndpointConfig,
     core: C,
     sink: Sink<C::Event>,
     name: &str,
     prepare: impl FnOnce(&mut Driver<C>) -> io::Result<()>,
-) -> io::Result<(SyncSender<Command<C::Command>>, JoinHandle<()>, Arc<Shared>)> {
+) -> io::Result<LoopThread<C::Command>> {
     let identity = match &config.identity {
         Some(identity) => identity.clone(),
         None => Identity::self_signed(&["localhost"]).map_err(io::Error::other)?,
@@ -144,5 +157,11 @@ pub(crate) fn start_loop<C: Core>(
     let thread = std::thread::Builder::new()
         .name(name.into())
         .spawn(move || driver.run())?;
-    Ok((commands_tx, thread, shared))
+    Ok(LoopThread {
+        commands: Commands {
+            sender: commands_tx,
+            shared,
+        },
+        thread: Some(thread),
+    })
 }

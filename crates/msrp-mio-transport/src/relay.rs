@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use std::sync::mpsc;
-use std::thread::JoinHandle;
 use std::time::Instant;
 
 use mio::net::TcpListener;
@@ -15,7 +14,7 @@ use msrp_session::PeerCheck;
 
 use crate::api::{Command, Commands, EndpointConfig, Events, RelayCommand, Stopped};
 use crate::driver::Sink;
-use crate::endpoint::start_loop;
+use crate::endpoint::{LoopThread, start_loop};
 use crate::engine::RelayCore;
 use crate::tls::{WebPkiRelays, secure_random};
 
@@ -94,9 +93,10 @@ impl RelayHandle {
 /// down and waits for the thread.
 #[derive(Debug)]
 pub struct RelayServer {
+    // First: the loop stops before the event channel goes.
+    running: LoopThread<RelayCommand>,
     handle: RelayHandle,
     events: Events<RelayEvent>,
-    thread: Option<JoinHandle<()>>,
     addr: SocketAddr,
     uri: String,
 }
@@ -129,7 +129,7 @@ impl RelayServer {
             next_hop_check: config.next_hop_check,
         };
         let (tx, rx) = mpsc::channel();
-        let (commands, thread, shared) = start_loop(
+        let running = start_loop(
             config.transport,
             core,
             Sink::Channel(tx),
@@ -142,17 +142,14 @@ impl RelayServer {
         )?;
         Ok(Self {
             handle: RelayHandle {
-                inner: Commands {
-                    sender: commands,
-                    shared: shared.clone(),
-                },
+                inner: running.commands.clone(),
             },
             events: Events {
                 receiver: rx,
-                shared,
+                shared: running.commands.shared.clone(),
                 len: |_| 0,
             },
-            thread: Some(thread),
+            running,
             addr,
             uri,
         })
@@ -181,19 +178,6 @@ impl RelayServer {
 
     /// Shuts down and waits for the event loop to finish.
     pub fn shutdown(mut self) {
-        self.stop();
-    }
-
-    fn stop(&mut self) {
-        self.handle.shutdown();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for RelayServer {
-    fn drop(&mut self) {
-        self.stop();
+        self.running.stop();
     }
 }

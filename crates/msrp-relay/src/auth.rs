@@ -176,7 +176,7 @@ impl Relay {
             .and_then(|first| msrp_uri::MsrpUri::parse(&first).ok())
             .map(|uri| uri.host_str().to_owned());
         let relay = first_host
-            .filter(|host| self.identify_relay(connection, host))
+            .filter(|host| self.is_relay_connection(connection, host))
             .map(|host| Box::<str>::from(host.to_ascii_lowercase()));
         if relay.is_some() {
             // Authorized as every relay that can be authenticated is ("Many relays will choose

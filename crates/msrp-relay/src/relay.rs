@@ -161,8 +161,8 @@ pub(crate) struct Conn {
     frame_armed: bool,
     /// When it last gave input.
     last_input: Instant,
-    /// The certificate the peer showed, kept until it is known whether the peer is a relay,
-    /// when peer relays are recognised at all.
+    /// The certificate the peer showed, kept until its first request tells whether the peer
+    /// is a relay, when peer relays are recognised at all.
     certificate: Option<Box<[u8]>>,
     /// The host of the relay at the other end, once its certificate has shown it.
     pub(crate) relay_host: Option<Box<str>>,
@@ -524,17 +524,18 @@ impl Relay {
             self.write_queued(to);
         }
         // What other connections were streaming, or waited to stream, on to this one goes
-        // nowhere now.
-        for (_, other) in self.conns.iter_mut() {
-            if let Some(inbound) = other.inbound.as_mut() {
-                if inbound.to == Some(connection) {
-                    inbound.to = None;
-                }
-            }
-        }
-        for source in conn.queue {
+        // nowhere now: a frame toward a connection is either being written to it or parked in
+        // its queue.
+        for source in conn.writer.into_iter().chain(conn.queue) {
             if let Some(other) = self.conns.get_mut(source.0) {
-                other.parked = None;
+                if let Some(inbound) = other.inbound.as_mut() {
+                    if inbound.to == Some(connection) {
+                        inbound.to = None;
+                    }
+                }
+                if other.parked.as_ref().is_some_and(|p| p.to == connection) {
+                    other.parked = None;
+                }
             }
             self.unblock(source);
         }
@@ -683,6 +684,7 @@ impl Relay {
             self.refuse(connection, head, StatusCode::BAD_REQUEST, None);
             return;
         };
+        self.learn_identity(connection, &from_path);
         let first = to_path.iter().next().unwrap_or_default();
         let Ok(first_uri) = MsrpUri::parse(first) else {
             self.refuse(connection, head, StatusCode::BAD_REQUEST, None);
@@ -779,13 +781,13 @@ impl Relay {
         if session.expires_at <= now {
             return None;
         }
-        let Some(host) = session.peer_relay.clone() else {
+        let Some(host) = session.peer_relay.as_deref() else {
             return Some(session.owner);
         };
-        if self.identify_relay(from, &host) {
+        if self.is_relay_connection(from, host) {
             return Some(from);
         }
-        if let Some(&live) = self.relays.get(&host).and_then(|list| list.first()) {
+        if let Some(&live) = self.relays.get(host).and_then(|list| list.first()) {
             return Some(live);
         }
         // RFC 4976 §6.3: the URI is "valid to route across any connection the relay has to
@@ -794,30 +796,44 @@ impl Relay {
             .split(' ')
             .next()
             .and_then(|u| MsrpUri::parse(u).ok())
-            .filter(|u| u.host_str().eq_ignore_ascii_case(&host))?;
+            .filter(|u| u.host_str().eq_ignore_ascii_case(host))?;
         self.next_hop(now, &next)
     }
 
-    /// Whether a connection comes from the relay `host`, by the certificate it showed; the
-    /// first time it is so, the connection is counted as that relay's.
-    pub(crate) fn identify_relay(&mut self, connection: ConnectionId, host: &str) -> bool {
+    /// At a connection's first request, tells once whether it comes from a peer relay: RFC
+    /// 4976 §6.3, "If the TLS client presented a host certificate, the relay checks that the
+    /// subjectAltName in the certificate of the TLS client matches the hostname in the first
+    /// From-Path URI." A relay puts itself first on the From-Path of everything it forwards,
+    /// so its first request names it. The certificate is let go either way.
+    fn learn_identity(&mut self, connection: ConnectionId, from_path: &UriList<'_>) {
         let Some(conn) = self.conns.get_mut(connection.0) else {
-            return false;
+            return;
         };
-        if let Some(known) = &conn.relay_host {
-            return known.eq_ignore_ascii_case(host);
-        }
-        let (Some(check), Some(certificate)) = (&self.config.peer_relays, &conn.certificate) else {
-            return false;
+        let (Some(certificate), Some(check)) = (conn.certificate.take(), &self.config.peer_relays)
+        else {
+            return;
         };
-        if !check.is_relay(certificate, host) {
-            return false;
+        let Some(host) = from_path
+            .iter()
+            .next()
+            .and_then(|first| MsrpUri::parse(first).ok())
+            .map(|uri| uri.host_str().to_ascii_lowercase())
+        else {
+            return;
+        };
+        if check.is_relay(&certificate, &host) {
+            let host: Box<str> = host.into();
+            conn.relay_host = Some(host.clone());
+            self.relays.entry(host).or_default().push(connection);
         }
-        let host: Box<str> = host.to_ascii_lowercase().into();
-        conn.relay_host = Some(host.clone());
-        conn.certificate = None;
-        self.relays.entry(host).or_default().push(connection);
-        true
+    }
+
+    /// Whether a connection is known to come from the relay `host`.
+    pub(crate) fn is_relay_connection(&self, connection: ConnectionId, host: &str) -> bool {
+        self.conns
+            .get(connection.0)
+            .and_then(|c| c.relay_host.as_deref())
+            .is_some_and(|known| known.eq_ignore_ascii_case(host))
     }
 
     /// Forwards a request: a new transaction id on the next hop, this relay moved from the
@@ -926,16 +942,18 @@ impl Relay {
         // Another frame is being written to the next hop, or waits for it, or too much does:
         // this one waits on its source, which is read no further until it goes.
         let park = next.writer.is_some() || !next.queue.is_empty() || next.out_len > max_output;
-        if park {
+        let parked_head = if park {
             next.queue.push_back(from);
+            Some(bytes)
         } else {
-            next.push(bytes.clone());
+            next.push(bytes);
             if complete {
                 next.end_at(tid);
             } else {
                 next.writer = Some(from);
             }
-        }
+            None
+        };
         self.stats.forwarded += 1;
         self.announce(to);
         if let Some(conn) = self.conns.get_mut(from.0) {
@@ -950,11 +968,11 @@ impl Relay {
                 let at = now + self.config.frame_timeout;
                 self.timers.push(Reverse((at, Timer::Frame(from))));
             }
-            if park {
+            if let Some(head) = parked_head {
                 conn.parked = Some(Parked {
                     to,
                     tid,
-                    pieces: vec![bytes],
+                    pieces: vec![head],
                     complete,
                 });
                 conn.blocked = true;

@@ -1078,19 +1078,30 @@ fn raw_client(relay: &mut msrp_relay::Relay, now: std::time::Instant, n: u16) ->
     let c = relay.handle_accept(now, peer).unwrap();
     relay.handle_established(now, c, peer, None);
     let uri = format!("msrp://192.0.2.{n}:5000/client{n};tcp");
-    relay.handle_input(
-        now,
-        c,
-        format!("MSRP auth{n} AUTH\r\nTo-Path: {RELAY}\r\nFrom-Path: {uri}\r\n-------auth{n}$\r\n")
-            .as_bytes(),
-    );
-    let answer = take_output(relay, now, c);
+    let answer = auth_answer(relay, now, c, &uri, &format!("auth{n}"));
     let granted = answer
         .split("\r\n")
         .find_map(|l| l.strip_prefix("Use-Path: "))
         .expect("a Use-Path")
         .to_owned();
     Raw { c, uri, granted }
+}
+
+/// What the relay answers an AUTH from `uri` on connection `c`.
+fn auth_answer(
+    relay: &mut msrp_relay::Relay,
+    now: std::time::Instant,
+    c: msrp_relay::ConnectionId,
+    uri: &str,
+    tid: &str,
+) -> String {
+    relay.handle_input(
+        now,
+        c,
+        format!("MSRP {tid} AUTH\r\nTo-Path: {RELAY}\r\nFrom-Path: {uri}\r\n-------{tid}$\r\n")
+            .as_bytes(),
+    );
+    take_output(relay, now, c)
 }
 
 fn take_output(
@@ -1226,4 +1237,84 @@ fn two_clients_streaming_to_each_other_with_responses_held_on_both_are_not_stuck
         // The NICKNAMEs' answers, and the relay's 200 for its SEND.
         assert_eq!(got[i].matches(" 200 OK\r\n").count(), 4 + 1, "{}", got[i]);
     }
+}
+
+#[test]
+fn connections_and_granted_uris_stop_at_their_limits() {
+    // What peers can make the relay hold is bounded: connections (accepting one more is
+    // refused), URIs per connection and URIs in all (RFC 4976 §6.3: "If the client is not
+    // authorized, the relay returns a 403 response").
+    let now = std::time::Instant::now();
+    let mut config = relay_config();
+    config.max_connections = 3;
+    config.max_sessions = 5;
+    config.max_sessions_per_connection = 2;
+    let mut relay = msrp_relay::Relay::new(config, random(4), now);
+    let alice = raw_client(&mut relay, now, 1);
+    let answer = auth_answer(&mut relay, now, alice.c, &alice.uri, "more1");
+    assert!(answer.starts_with("MSRP more1 200 OK\r\n"), "{answer}");
+    let answer = auth_answer(&mut relay, now, alice.c, &alice.uri, "more2");
+    assert!(answer.starts_with("MSRP more2 403 "), "{answer}");
+    let bob = raw_client(&mut relay, now, 2);
+    auth_answer(&mut relay, now, bob.c, &bob.uri, "more3");
+    let carol = raw_client(&mut relay, now, 3);
+    assert_eq!(relay.session_count(), 5);
+    let answer = auth_answer(&mut relay, now, carol.c, &carol.uri, "more4");
+    assert!(answer.starts_with("MSRP more4 403 "), "{answer}");
+    assert_eq!(relay.session_count(), 5);
+    let fourth: std::net::SocketAddr = "192.0.2.4:5000".parse().unwrap();
+    assert_eq!(
+        relay.handle_accept(now, fourth),
+        Err(msrp_relay::AcceptError::TooManyConnections)
+    );
+    assert_eq!(relay.connection_count(), 3);
+}
+
+#[test]
+fn a_frame_stalled_half_way_is_given_up_and_the_frames_behind_it_go_on() {
+    // Frames toward one connection go one at a time; one whose sender stops half-way would
+    // hold the others back. After the frame timeout without a byte of it, its connection is
+    // closed, the frame ends aborted (`#`) where it was going, and the next frame goes out.
+    let now = std::time::Instant::now();
+    let mut relay = msrp_relay::Relay::new(relay_config(), random(5), now);
+    let alice = raw_client(&mut relay, now, 1);
+    let bob = raw_client(&mut relay, now, 2);
+    let carol = raw_client(&mut relay, now, 3);
+    let send = |tid: &str, from: &Raw, body: &str, end: &str| {
+        format!(
+            "MSRP {tid} SEND\r\nTo-Path: {} {} {}\r\nFrom-Path: {}\r\nMessage-ID: m{tid}\r\n\
+             Byte-Range: 1-*/10\r\nContent-Type: text/plain\r\n\r\n{body}{end}",
+            from.granted, carol.granted, carol.uri, from.uri
+        )
+    };
+    relay.handle_input(now, bob.c, send("bob1", &bob, "half", "").as_bytes());
+    relay.handle_input(
+        now,
+        alice.c,
+        send("alice1", &alice, "whole", "\r\n-------alice1$\r\n").as_bytes(),
+    );
+    let mut to_carol = take_output(&mut relay, now, carol.c);
+    assert!(!to_carol.contains("whole"), "{to_carol}");
+    assert!(!relay.wants_read(alice.c), "Alice waits her turn");
+    // Not yet: Bob's frame is still within its time.
+    let config = relay_config();
+    relay.handle_timeout(now + config.frame_timeout / 2);
+    assert!(!relay.wants_read(alice.c));
+    let later = now + config.frame_timeout + std::time::Duration::from_secs(1);
+    relay.handle_timeout(later);
+    let events: Vec<RelayEvent> = std::iter::from_fn(|| relay.poll_event()).collect();
+    assert!(
+        events.iter().any(|e| matches!(e,
+            RelayEvent::ConnectionClosed { connection, reason: CloseReason::FrameTimeout, .. }
+                if *connection == bob.c)),
+        "{events:?}"
+    );
+    to_carol.push_str(&take_output(&mut relay, later, carol.c));
+    let aborted = to_carol.find("half\r\n-------").expect("Bob's frame ends");
+    let alice_at = to_carol
+        .find("whole\r\n-------")
+        .expect("Alice's frame goes out");
+    assert!(aborted < alice_at, "{to_carol}");
+    assert!(to_carol[aborted..alice_at].contains("#\r\n"), "{to_carol}");
+    assert!(relay.wants_read(alice.c));
 }

@@ -140,11 +140,7 @@ impl Endpoint {
 
     /// Arms a session's relay timer for `at` (or disarms it), making the earlier one stale.
     fn set_relay_timer(&mut self, session: SessionId, at: Option<Instant>) {
-        let Some(relay) = self
-            .sessions
-            .get_mut(session.0)
-            .and_then(|e| e.relay.as_deref_mut())
-        else {
+        let Some(relay) = relay_of(&mut self.sessions, session) else {
             return;
         };
         relay.epoch += 1;
@@ -171,11 +167,7 @@ impl Endpoint {
         let Some(session) = self.auth_tids.remove(&tid) else {
             return;
         };
-        let Some(relay) = self
-            .sessions
-            .get_mut(session.0)
-            .and_then(|e| e.relay.as_deref_mut())
-        else {
+        let Some(relay) = relay_of(&mut self.sessions, session) else {
             return;
         };
         if relay.connection != connection || relay.auth.pending() != Some(&tid) {
@@ -307,11 +299,7 @@ impl Endpoint {
                 break;
             }
             self.relay_timers.pop();
-            let Some(relay) = self
-                .sessions
-                .get_mut(session.0)
-                .and_then(|e| e.relay.as_deref_mut())
-            else {
+            let Some(relay) = relay_of(&mut self.sessions, session) else {
                 continue;
             };
             if relay.epoch != epoch {
@@ -357,4 +345,9 @@ fn relayed<'a>(
         Place::Waiting(_) => return None,
     };
     Some((relay, state, connection))
+}
+
+/// A session's relay state, if it goes through relays.
+fn relay_of(sessions: &mut Slab<SessionEntry>, session: SessionId) -> Option<&mut RelayState> {
+    sessions.get_mut(session.0)?.relay.as_deref_mut()
 }
