@@ -189,6 +189,9 @@ pub fn check(data: &[u8]) {
     config.max_sessions = MAX_SESSIONS;
     config.max_sessions_per_connection = MAX_SESSIONS_PER_CONNECTION;
     config.max_output = MAX_OUTPUT;
+    // Few, so that what goes back at once when a next hop is lost (a failure REPORT for each
+    // request waiting there) stays within the output bound.
+    config.max_pending = 4;
     config.frame_timeout = FRAME_TIMEOUT;
     config.transaction_timeout = Duration::from_secs(30);
     config.first_request_timeout = Duration::from_secs(30);

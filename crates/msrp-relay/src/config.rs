@@ -135,6 +135,11 @@ pub struct RelayConfig {
     /// toward it stop being read (backpressure: a slow next hop slows the previous one, it
     /// does not fill memory). Default 256 KiB.
     pub max_output: usize,
+    /// Requests a connection may have forwarded and waiting for their responses; one more is
+    /// not read until an answer comes or one is given up (after the transaction timeout). It
+    /// bounds what the relay remembers for a peer, and the failure REPORTs that go back to it
+    /// at once when a next hop is lost. Default 1024.
+    pub max_pending: usize,
     /// Time a forwarded SEND with `Failure-Report: yes` waits for the next hop's response,
     /// from its last byte sent, before a 408 REPORT goes to its sender (RFC 4976 §6.4.1).
     /// Default 30 s.
@@ -180,6 +185,7 @@ impl RelayConfig {
             max_sessions: 100_000,
             max_sessions_per_connection: 1000,
             max_output: 256 << 10,
+            max_pending: 1024,
             transaction_timeout: Duration::from_secs(30),
             first_request_timeout: Duration::from_secs(30),
             frame_timeout: Duration::from_secs(30),

@@ -147,6 +147,10 @@ pub(crate) struct Conn {
     held_len: usize,
     /// This connection's frame that waits for its next hop.
     parked: Option<Parked>,
+    /// Requests from this connection forwarded and not yet answered or given up, and whether
+    /// its input stopped because they reached [`RelayConfig::max_pending`].
+    awaiting: usize,
+    awaiting_blocked: bool,
     /// Requests forwarded on this connection, by their transaction ids here.
     pending: HashMap<TransactionId, Pending>,
     /// Timers of pending SENDs, by when they fire.
@@ -194,6 +198,8 @@ impl Conn {
             held: Vec::new(),
             held_len: 0,
             parked: None,
+            awaiting: 0,
+            awaiting_blocked: false,
             pending: HashMap::new(),
             owned: Vec::new(),
             deadline: Some(deadline),
@@ -546,6 +552,7 @@ impl Relay {
         // MUST respond with an appropriate error response in a REPORT back to the original
         // source of the message."
         for (_, pending) in conn.pending {
+            self.settled(pending.from);
             // `Failure-Report: partial` asks for a REPORT only of a failure: one whose frame
             // was not all written.
             let failed = pending.timed || !pending.written;
@@ -629,6 +636,12 @@ impl Relay {
                 if !conn.waiters.contains(&connection) {
                     conn.waiters.push(connection);
                 }
+                return;
+            }
+            if conn.inbound.is_none() && conn.awaiting >= self.config.max_pending {
+                // Read again once an answer comes, or a request is given up (`settled`).
+                conn.blocked = true;
+                conn.awaiting_blocked = true;
                 return;
             }
             if conn.inbound.is_none() && conn.held_len > self.config.max_output {
@@ -963,6 +976,9 @@ impl Relay {
                 respond,
             });
             conn.mark_used(now, self.config.idle_timeout);
+            if answered {
+                conn.awaiting += 1;
+            }
             if !complete && !conn.frame_armed {
                 conn.frame_armed = true;
                 let at = now + self.config.frame_timeout;
@@ -1110,6 +1126,19 @@ impl Relay {
         }
     }
 
+    /// A request forwarded from `from` was answered or given up: `from`, if it stopped for
+    /// having too many of them waiting, goes on.
+    fn settled(&mut self, from: ConnectionId) {
+        let Some(conn) = self.conns.get_mut(from.0) else {
+            return;
+        };
+        conn.awaiting = conn.awaiting.saturating_sub(1);
+        if conn.awaiting_blocked && conn.awaiting < self.config.max_pending {
+            conn.awaiting_blocked = false;
+            self.unblock(from);
+        }
+    }
+
     fn unblock(&mut self, connection: ConnectionId) {
         if let Some(conn) = self.conns.get_mut(connection.0) {
             // A parked frame's source is read again when its frame goes.
@@ -1136,6 +1165,7 @@ impl Relay {
         else {
             return;
         };
+        self.settled(pending.from);
         let code = head.status_code().unwrap_or(StatusCode::BAD_REQUEST);
         if pending.send {
             // RFC 4976 §6.4.3: "If the response is a non 200 response, and the original
@@ -1482,6 +1512,7 @@ impl Relay {
                     else {
                         continue;
                     };
+                    self.settled(pending.from);
                     // Only `Failure-Report: yes` asks for a response after success; other
                     // requests unanswered by now are forgotten.
                     if let Some(report) = pending.report.as_ref().filter(|_| pending.timed) {

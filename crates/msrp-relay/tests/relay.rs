@@ -1318,3 +1318,49 @@ fn a_frame_stalled_half_way_is_given_up_and_the_frames_behind_it_go_on() {
     assert!(to_carol[aborted..alice_at].contains("#\r\n"), "{to_carol}");
     assert!(relay.wants_read(alice.c));
 }
+
+#[test]
+fn a_client_with_too_many_requests_unanswered_is_read_no_further() {
+    // What the relay remembers for a peer is bounded: with `max_pending` of its requests
+    // forwarded and unanswered, the next one waits until an answer comes.
+    let now = std::time::Instant::now();
+    let mut config = relay_config();
+    config.max_pending = 3;
+    let mut relay = msrp_relay::Relay::new(config, random(6), now);
+    let alice = raw_client(&mut relay, now, 1);
+    let carol = raw_client(&mut relay, now, 3);
+    let mut requests = String::new();
+    for k in 0..5 {
+        requests.push_str(&format!(
+            "MSRP nick{k} NICKNAME\r\nTo-Path: {} {} {}\r\nFrom-Path: {}\r\n\
+             Use-Nickname: \"a{k}\"\r\n-------nick{k}$\r\n",
+            alice.granted, carol.granted, carol.uri, alice.uri
+        ));
+    }
+    relay.handle_input(now, alice.c, requests.as_bytes());
+    let to_carol = take_output(&mut relay, now, carol.c);
+    assert_eq!(to_carol.matches(" NICKNAME\r\n").count(), 3, "{to_carol}");
+    assert!(!relay.wants_read(alice.c));
+    // Carol answers the first: Alice is read again, and one more goes.
+    let first = to_carol.split("MSRP ").nth(1).unwrap();
+    let tid = first.split(' ').next().unwrap();
+    let from_path = first
+        .split("\r\n")
+        .find_map(|l| l.strip_prefix("From-Path: "))
+        .unwrap();
+    relay.handle_input(
+        now,
+        carol.c,
+        format!(
+            "MSRP {tid} 200 OK\r\nTo-Path: {from_path}\r\nFrom-Path: {}\r\n-------{tid}$\r\n",
+            carol.uri
+        )
+        .as_bytes(),
+    );
+    assert!(take_output(&mut relay, now, alice.c).contains(" 200 OK\r\n"));
+    assert!(relay.wants_read(alice.c));
+    relay.resume(now, alice.c);
+    let more = take_output(&mut relay, now, carol.c);
+    assert_eq!(more.matches(" NICKNAME\r\n").count(), 1, "{more}");
+    assert!(!relay.wants_read(alice.c));
+}
