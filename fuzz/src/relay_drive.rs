@@ -36,6 +36,8 @@ use msrp_wire::{Decoder, Flag, Frame, Limits, Method};
 const HOST: &str = "127.0.0.1";
 /// The relay's time for a frame in progress to send its next byte.
 const FRAME_TIMEOUT: Duration = Duration::from_secs(30);
+/// The relay's time for a forwarded request to be answered.
+const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(30);
 const PORT: u16 = 2855;
 const REALM: &str = "fuzz-realm";
 const USER: &str = "alice";
@@ -193,6 +195,7 @@ pub fn check(data: &[u8]) {
     // request waiting there) stays within the output bound.
     config.max_pending = 4;
     config.frame_timeout = FRAME_TIMEOUT;
+    config.transaction_timeout = TRANSACTION_TIMEOUT;
     config.transaction_timeout = Duration::from_secs(30);
     config.first_request_timeout = Duration::from_secs(30);
     config.connect_timeout = Duration::from_secs(10);
@@ -911,16 +914,18 @@ impl Harness {
     /// Sets up every connection, writes every output, and feeds every input, until nothing
     /// moves; then no connection may be held blocked, and nothing may wait. A connection may
     /// still be held behind a frame whose sender stalled half-way (frames toward one next hop
-    /// go one at a time): each time the frame timeout passes, such senders are closed, and in
-    /// the end nothing may be held.
+    /// go one at a time), or with `max_pending` requests waiting for answers that do not
+    /// come: each time the frame and transaction timeouts pass, such senders are closed and
+    /// such requests given up, and in the end nothing may be held.
     fn settle(&mut self) {
         self.settle_moves();
-        // Each stalled sender closed may let another's stalled frame through.
-        for _ in 0..=MAX_CONNECTIONS {
+        // Each stalled sender closed may let another's stalled frame through, and each
+        // request given up lets one more of the same sender go.
+        for _ in 0..256 {
             if self.conns.keys().all(|&c| self.relay.wants_read(c)) {
                 break;
             }
-            self.now += FRAME_TIMEOUT + Duration::from_secs(1);
+            self.now += FRAME_TIMEOUT.max(TRANSACTION_TIMEOUT) + Duration::from_secs(1);
             self.relay.handle_timeout(self.now);
             self.drain();
             self.settle_moves();
