@@ -40,16 +40,62 @@ pub struct Kamailio {
     pid_file: PathBuf,
     /// The port it listens on, on 127.0.0.1.
     pub port: u16,
+    /// Its WebSocket port (RFC 7977), when started with [`Kamailio::with_websocket`].
+    pub ws_port: Option<u16>,
+    /// Its secure WebSocket port, when started with a certificate.
+    pub wss_port: Option<u16>,
+}
+
+/// A certificate and private key, as absolute paths of PEM files.
+#[derive(Clone, Copy, Debug)]
+pub struct CertificateFiles<'a> {
+    /// The certificate chain.
+    pub cert: &'a Path,
+    /// Its private key.
+    pub key: &'a Path,
 }
 
 impl Kamailio {
     /// Starts the relay with these `-A` defines (`WITH_AUTH`, say), and waits until it
     /// listens (10 s at most). `name` tells runs apart in the temporary directory.
     pub fn start(binary: &Path, name: &str, defines: &[&str]) -> Kamailio {
+        Self::launch(binary, name, defines, None, None)
+    }
+
+    /// Starts the relay for WebSocket clients too (`WITH_WS`), and over TLS for them (`wss`)
+    /// with `tls`, with these further defines.
+    pub fn with_websocket(
+        binary: &Path,
+        name: &str,
+        defines: &[&str],
+        tls: Option<CertificateFiles<'_>>,
+    ) -> Kamailio {
+        Self::launch(binary, name, defines, Some(free_port()), tls)
+    }
+
+    fn launch(
+        binary: &Path,
+        name: &str,
+        defines: &[&str],
+        ws_port: Option<u16>,
+        tls: Option<CertificateFiles<'_>>,
+    ) -> Kamailio {
         let dir = std::env::temp_dir().join(format!("msrp-kamailio-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("a run directory");
         let port = free_port();
+        let wss_port = tls.and(ws_port).map(|_| free_port());
+        let mut defines: Vec<String> = defines.iter().map(|d| (*d).to_owned()).collect();
+        if let Some(ws) = ws_port {
+            defines.push("WITH_WS".into());
+            defines.push(format!("WS_PORT={ws}"));
+        }
+        if let (Some(wss), Some(files)) = (wss_port, tls) {
+            defines.push("WITH_TLS".into());
+            defines.push(format!("WSS_PORT={wss}"));
+            defines.push(format!("WSS_CERT=\"{}\"", files.cert.display()));
+            defines.push(format!("WSS_KEY=\"{}\"", files.key.display()));
+        }
         let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../interop/kamailio/relay.cfg");
         let pid_file = dir.join("relay.pid");
         let mut command = Command::new(binary);
@@ -57,7 +103,7 @@ impl Kamailio {
             .arg("-f")
             .arg(&config)
             .args(["-A", &format!("MSRP_PORT={port}")]);
-        for define in defines {
+        for define in &defines {
             command.args(["-A", define]);
         }
         let launcher = command
@@ -74,13 +120,27 @@ impl Kamailio {
             dir,
             pid_file,
             port,
+            ws_port,
+            wss_port,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
-            assert!(Instant::now() < deadline, "Kamailio did not listen in 10 s");
-            std::thread::sleep(Duration::from_millis(20));
+        for port in [Some(port), ws_port, wss_port].into_iter().flatten() {
+            while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
+                assert!(Instant::now() < deadline, "Kamailio did not listen in 10 s");
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
         relay
+    }
+
+    /// Its WebSocket URI (`msrp://127.0.0.1:PORT;ws`), or the secure one (`msrps:`) when it
+    /// has one.
+    pub fn ws_uri(&self) -> Option<String> {
+        match (self.wss_port, self.ws_port) {
+            (Some(port), _) => Some(format!("msrps://127.0.0.1:{port};ws")),
+            (None, Some(port)) => Some(format!("msrp://127.0.0.1:{port};ws")),
+            _ => None,
+        }
     }
 
     /// Its URI, as clients address their AUTH to it.

@@ -252,18 +252,25 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     }
     let endpoint = Endpoint::start(EndpointConfig::default())
         .map_err(|e| Failure::new(crate::util::NOT_DELIVERED, format!("cannot start: {e}")))?;
-    let addr = endpoint.handle().listen(args.bind, args.tls).map_err(|e| {
-        Failure::new(
-            crate::util::NOT_DELIVERED,
-            format!("cannot listen on {}: {e}", args.bind),
-        )
-    })?;
     let session_id = match &args.session_id {
         Some(id) => id.clone(),
         None => msrp_uri::generate_session_id(secure_random()),
     };
-    let scheme = if args.tls { "msrps" } else { "msrp" };
-    let uri = format!("{scheme}://{addr}/{session_id};tcp");
+    // Behind a WebSocket relay nothing listens: everything comes over the connection to it.
+    let websocket = args.relay.websocket_uri(Some(&session_id));
+    let uri = match &websocket {
+        Some(uri) => uri.clone(),
+        None => {
+            let addr = endpoint.handle().listen(args.bind, args.tls).map_err(|e| {
+                Failure::new(
+                    crate::util::NOT_DELIVERED,
+                    format!("cannot listen on {}: {e}", args.bind),
+                )
+            })?;
+            let scheme = if args.tls { "msrps" } else { "msrp" };
+            format!("{scheme}://{addr}/{session_id};tcp")
+        }
+    };
     let folder = args.out.as_deref().map(Folder::new);
     open(&endpoint, args, &uri, folder.as_ref())?;
     // Through a relay, peers send to the path it granted.
@@ -278,7 +285,7 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         received: 0,
         folder,
     };
-    if args.tls {
+    if args.tls && websocket.is_none() {
         let fingerprint = endpoint
             .handle()
             .fingerprint()

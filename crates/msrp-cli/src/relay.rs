@@ -4,14 +4,18 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use msrp_mio_transport::{
     Identity, PeerVerification, RelayConfig, RelayEvent, RelayServer, RelayServerConfig,
-    RelayStats, Users,
+    RelayStats, Users, WebPage,
 };
 use serde_json::json;
 
 use crate::Failure;
 use crate::util::{NOT_DELIVERED, USAGE, out_line};
+
+/// The browser chat page `--web` serves (`examples/web-chat/index.html`).
+const WEB_CHAT: &str = include_str!("../../../examples/web-chat/index.html");
 
 /// How often `--json` prints the relay's counters, when they changed.
 const STATS_EVERY: Duration = Duration::from_secs(10);
@@ -44,6 +48,14 @@ pub(crate) struct Args {
     /// digest. Without it no msrps next hop can be reached.
     #[arg(long, value_name = "FILE")]
     relay_ca: Option<PathBuf>,
+    /// Listen for WebSocket clients (RFC 7977) too, over TLS (wss) with --tls: browsers reach
+    /// MSRP only this way. The second line printed is then the relay's WebSocket URI.
+    #[arg(long, value_name = "ADDR:PORT")]
+    ws_bind: Option<SocketAddr>,
+    /// With --ws-bind: serve the browser chat page at `http://ADDR:PORT/` (`https://` with
+    /// --tls), which connects back to this relay's WebSocket listener.
+    #[arg(long, requires = "ws_bind")]
+    web: bool,
     /// The digest realm; the host by default.
     #[arg(long, value_name = "REALM")]
     realm: Option<String>,
@@ -76,6 +88,13 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         ),
     }
     let mut config = RelayServerConfig::new(relay);
+    config.ws_bind = args.ws_bind;
+    if args.web {
+        config.transport.web_page = Some(WebPage {
+            content_type: "text/html; charset=utf-8",
+            body: Bytes::from_static(WEB_CHAT.as_bytes()),
+        });
+    }
     if let Some(path) = &args.relay_ca {
         let roots = PeerVerification::roots_from_pem_file(path)
             .map_err(|e| Failure::new(USAGE, format!("cannot read {}: {e}", path.display())))?;
@@ -104,6 +123,13 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
         )
     })?;
     out_line(server.uri())?;
+    if let Some(uri) = server.ws_uri() {
+        out_line(uri)?;
+    }
+    if let (true, Some(addr)) = (args.web, server.ws_addr()) {
+        let scheme = if args.tls { "https" } else { "http" };
+        eprintln!("msrp: browser chat page at {scheme}://{addr}/");
+    }
     let mut last = RelayStats::default();
     let mut printed = Instant::now();
     loop {

@@ -137,9 +137,10 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
             "--fingerprint checks a peer reached directly; a relay's is --relay-fingerprint".into(),
         ));
     }
-    let from = match &args.from {
-        Some(from) => from.clone(),
-        None => format!(
+    let from = match (&args.from, args.relay.websocket_uri(None)) {
+        (Some(from), _) => from.clone(),
+        (None, Some(ws)) => ws,
+        (None, None) => format!(
             "{}://localhost:2855/{};tcp",
             to.last().scheme().as_str(),
             msrp_uri::generate_session_id(secure_random())

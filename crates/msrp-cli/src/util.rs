@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::Path;
 
-use msrp_mio_transport::{Credentials, PeerVerification, Relay, SessionSpec};
+use msrp_mio_transport::{Credentials, PeerVerification, Relay, SessionSpec, secure_random};
 use msrp_sdp::Fingerprint;
 use sha2::{Digest, Sha256};
 
@@ -38,6 +38,27 @@ impl RelayArgs {
     /// Whether a relay was given.
     pub(crate) fn is_set(&self) -> bool {
         self.relay.is_some()
+    }
+
+    /// With a WebSocket relay (a `;ws` URI, RFC 7977), this side's own URI: a WebSocket client
+    /// cannot be connected to, so its URI names a made-up `.invalid` host with transport `ws`
+    /// (RFC 7977 §8.1.1: `msrps://df7jal23ls0d.invalid:2855/98cjs;ws`), and the relay routes
+    /// to it over its connection. Its session id is `session`, or a random one. `None` for any
+    /// other relay, or none.
+    pub(crate) fn websocket_uri(&self, session: Option<&str>) -> Option<String> {
+        let uri: msrp_uri::MsrpUri = self.relay.as_ref()?.parse().ok()?;
+        if uri.transport() != msrp_uri::Transport::Ws {
+            return None;
+        }
+        let mut random = secure_random();
+        let mut host = [0u8; 6];
+        random(&mut host);
+        let session = session.map_or_else(|| msrp_uri::generate_session_id(random), str::to_owned);
+        Some(format!(
+            "{}://{}.invalid:2855/{session};ws",
+            uri.scheme().as_str(),
+            hex(&host)
+        ))
     }
 
     /// Puts a session through the relay, when one was given, with chunks of at most

@@ -2,90 +2,14 @@
 //! MiB file, reports, digest, 481), a listener that stops reading, and Kamailio's relay in the
 //! chain in both positions.
 
-use std::process::{Child, Stdio};
-use std::sync::mpsc::Receiver;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 mod common;
 use common::{
-    Kamailio, Listener, TempDir, kamailio_or_skip, lines_of, msrp, send, sha256_hex, stderr,
-    temp_file,
+    Kamailio, Listener, OurRelay, TempDir, kamailio_or_skip, msrp, send, sha256_hex, stderr, strs,
+    temp_file, through,
 };
-
-/// A running `msrp relay --json`, killed when dropped.
-struct OurRelay {
-    child: Child,
-    uri: String,
-    lines: Receiver<String>,
-    /// With `--tls`: its certificate's fingerprint, from its stderr.
-    fingerprint: Option<String>,
-}
-
-impl OurRelay {
-    fn start(args: &[&str]) -> OurRelay {
-        let mut child = msrp()
-            .args(["relay", "--bind", "127.0.0.1:0", "--json"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run msrp relay");
-        let errors = lines_of(child.stderr.take().unwrap());
-        let lines = lines_of(child.stdout.take().unwrap());
-        let uri = lines
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the relay's URI");
-        let fingerprint = args.contains(&"--tls").then(|| {
-            loop {
-                let line = errors
-                    .recv_timeout(Duration::from_secs(10))
-                    .expect("the relay's fingerprint on stderr");
-                if let Some(fp) = line.strip_prefix("msrp: relay certificate fingerprint ") {
-                    break fp.to_owned();
-                }
-            }
-        });
-        OurRelay {
-            child,
-            uri,
-            lines,
-            fingerprint,
-        }
-    }
-
-    /// The next event named `name`.
-    fn event(&self, name: &str) -> serde_json::Value {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = self
-                .lines
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("no {name} event"));
-            let event: serde_json::Value = serde_json::from_str(&line).expect("JSON");
-            if event["event"] == name {
-                return event;
-            }
-        }
-    }
-}
-
-impl Drop for OurRelay {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn through(relay: &str, extra: &[&str]) -> Vec<String> {
-    let mut args = vec!["--relay".to_owned(), relay.to_owned()];
-    args.extend(extra.iter().map(|s| (*s).to_owned()));
-    args
-}
-
-fn strs(args: &[String]) -> Vec<&str> {
-    args.iter().map(String::as_str).collect()
-}
 
 /// The resident memory of a process, in bytes.
 fn rss(pid: u32) -> u64 {

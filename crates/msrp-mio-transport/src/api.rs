@@ -8,10 +8,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::time::Duration;
 
+use bytes::Bytes;
 use mio::Waker;
 use msrp_session::{
     ConnectionError, Event, MessageRef, OpenError, OutgoingMessage, SessionId, SessionSpec,
 };
+use msrp_wire::ws::WsError;
+use msrp_wire::ws::WsLimits;
+use msrp_wire::ws::handshake::HandshakeError;
 
 use crate::tls::{Identity, TlsError};
 
@@ -74,6 +78,30 @@ pub struct EndpointConfig {
     /// does not); the price is at most this much CPU time per flight written, when nothing else
     /// is happening. Zero turns it off. Default 500 µs.
     pub setup_poll: Duration,
+    /// Limits on what a WebSocket peer may send (RFC 7977): its largest message, and its
+    /// largest handshake head. Defaults 1 MiB and 8 KiB.
+    pub ws_limits: WsLimits,
+    /// Largest WebSocket frame written: an MSRP frame longer than this goes out as fragments
+    /// of one message (RFC 6455 §5.4) as its bytes come, instead of being held whole. Frames
+    /// this side chunks toward a WebSocket relay are far smaller (see
+    /// `msrp_session::Relay::max_chunk`); a relay forwarding a long chunk from a TCP peer to a
+    /// WebSocket client is what fragments. At most half of `write_buffer` is used. Default
+    /// 128 KiB.
+    pub ws_fragment: usize,
+    /// A page served over HTTP to plain `GET /` requests on WebSocket listeners (the
+    /// browser chat page of `msrp relay --web`); every other plain request gets 404. `None` by
+    /// default: 404 to all.
+    pub web_page: Option<WebPage>,
+}
+
+/// A page a WebSocket listener serves to browsers, so that they load it from the same origin
+/// as the WebSocket they open.
+#[derive(Clone, Debug)]
+pub struct WebPage {
+    /// Its `Content-Type`.
+    pub content_type: &'static str,
+    /// Its bytes.
+    pub body: Bytes,
 }
 
 impl Default for EndpointConfig {
@@ -91,6 +119,9 @@ impl Default for EndpointConfig {
             resolver_threads: 4,
             busy_poll: Duration::from_micros(50),
             setup_poll: Duration::from_micros(500),
+            ws_limits: WsLimits::default(),
+            ws_fragment: 128 << 10,
+            web_page: None,
         }
     }
 }
@@ -164,6 +195,11 @@ pub enum TransportError {
     /// certificate that does not match the session's fingerprints, no session used it, or the
     /// endpoint shut down.
     Endpoint(ConnectionError),
+    /// The WebSocket opening handshake failed (RFC 6455 §4, RFC 7977 §4.1).
+    Handshake(HandshakeError),
+    /// The WebSocket peer broke RFC 6455 framing, or sent a message larger than
+    /// [`EndpointConfig::ws_limits`] allow.
+    WebSocket(WsError),
 }
 
 impl TransportError {
@@ -193,6 +229,8 @@ impl fmt::Display for TransportError {
             Self::TlsSetup(e) => write!(f, "TLS setup: {e}"),
             Self::Endpoint(ConnectionError::Framing(e)) => write!(f, "MSRP framing error: {e}"),
             Self::Endpoint(e) => fmt::Display::fmt(e, f),
+            Self::Handshake(e) => fmt::Display::fmt(e, f),
+            Self::WebSocket(e) => fmt::Display::fmt(e, f),
         }
     }
 }
@@ -204,6 +242,8 @@ impl std::error::Error for TransportError {
             Self::Tls(e) => Some(e),
             Self::TlsSetup(e) => Some(e),
             Self::Endpoint(e) => Some(e),
+            Self::Handshake(e) => Some(e),
+            Self::WebSocket(e) => Some(e),
             Self::Closed => None,
         }
     }

@@ -13,12 +13,14 @@ use bytes::{Buf, Bytes};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Poll, Token};
 use msrp_session::{MessageRef, OpenError, OutgoingMessage, PeerCheck, SessionId, SessionSpec};
+use msrp_wire::ws::handshake::{self, Request};
+use msrp_wire::ws::{Control, Item, Opcode, close_payload};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, ServerConfig, ServerConnection};
 
 use crate::api::{Command, EndpointCommand, EndpointConfig, EndpointEvent, Shared, TransportError};
 use crate::engine::{Core, Dial, Step};
-use crate::io::{Io, IoTable, Phase, SETUP_FLIGHTS, Tls, token_of};
+use crate::io::{Io, IoTable, Phase, SETUP_FLIGHTS, Tls, Ws, token_of};
 use crate::resolve::Resolver;
 use crate::tls::{Identity, TlsError};
 
@@ -88,6 +90,8 @@ impl Context<'_> {
 struct Listener {
     socket: TcpListener,
     tls: bool,
+    /// WebSocket (RFC 7977) over the TCP or TLS connection.
+    ws: bool,
 }
 
 pub(crate) struct Driver<C: Core> {
@@ -114,6 +118,10 @@ pub(crate) struct Driver<C: Core> {
     client_configs: HashMap<PeerCheck, Arc<ClientConfig>>,
     /// The pieces the endpoint hands out to write, on their way to a connection's queue.
     pieces: Vec<Bytes>,
+    /// WebSocket frames made of them, for a WebSocket connection.
+    ws_frames: Vec<Bytes>,
+    /// Plaintext taken out of rustls for a WebSocket decoder, which unmasks it in place.
+    ws_buf: Vec<u8>,
     /// Connections to look at in this turn of the loop.
     dirty: Vec<Token>,
     paused: bool,
@@ -144,6 +152,8 @@ impl<C: Core> Driver<C> {
             core,
             read_buf: vec![0; config.read_size.max(4096)],
             pieces: Vec::new(),
+            ws_frames: Vec::new(),
+            ws_buf: Vec::new(),
             client_configs: HashMap::new(),
             config,
             sink: Some(sink),
@@ -408,7 +418,7 @@ impl<C: Core> Driver<C> {
         while let Ok(command) = self.commands.try_recv() {
             match command {
                 Command::Listen { addr, tls, reply } => {
-                    let _ = reply.send(self.listen(addr, tls));
+                    let _ = reply.send(self.listen(addr, tls, false));
                 }
                 Command::Core(command) => C::command(self, now, command),
                 Command::Shutdown => self.begin_shutdown(now),
@@ -423,14 +433,14 @@ impl<C: Core> Driver<C> {
         }
     }
 
-    fn listen(&mut self, addr: SocketAddr, tls: bool) -> io::Result<SocketAddr> {
+    fn listen(&mut self, addr: SocketAddr, tls: bool, ws: bool) -> io::Result<SocketAddr> {
         if self.core.is_shutting_down() {
             return Err(io::Error::other(crate::Stopped));
         }
         if tls && self.server_tls.is_none() {
             self.server_tls = Some(self.identity.server_config().map_err(io::Error::other)?);
         }
-        self.adopt_listener(TcpListener::bind(addr)?, tls)
+        self.adopt_listener(TcpListener::bind(addr)?, tls, ws)
     }
 
     /// Listens on a socket bound already.
@@ -438,6 +448,7 @@ impl<C: Core> Driver<C> {
         &mut self,
         mut socket: TcpListener,
         tls: bool,
+        ws: bool,
     ) -> io::Result<SocketAddr> {
         if tls && self.server_tls.is_none() {
             self.server_tls = Some(self.identity.server_config().map_err(io::Error::other)?);
@@ -448,7 +459,7 @@ impl<C: Core> Driver<C> {
         self.poll
             .registry()
             .register(&mut socket, token, Interest::READABLE)?;
-        self.listeners.insert(token, Listener { socket, tls });
+        self.listeners.insert(token, Listener { socket, tls, ws });
         Ok(local)
     }
 
@@ -461,7 +472,7 @@ impl<C: Core> Driver<C> {
             let Some(listener) = self.listeners.get(&token) else {
                 return;
             };
-            let tls = listener.tls;
+            let (tls, ws) = (listener.tls, listener.ws);
             let (mut stream, peer) = match listener.socket.accept() {
                 Ok(pair) => pair,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -487,6 +498,9 @@ impl<C: Core> Driver<C> {
                 io.fail(TransportError::Io(e));
             }
             io.stream = Some(stream);
+            if ws {
+                io.ws = Some(Ws::server(self.config.ws_limits, self.ws_fragment()));
+            }
             if tls {
                 match self.server_tls.clone().map(ServerConnection::new) {
                     Some(Ok(mut server)) => {
@@ -497,6 +511,9 @@ impl<C: Core> Driver<C> {
                     Some(Err(e)) => io.fail(TransportError::TlsSetup(TlsError::Config(e))),
                     None => io.fail(TransportError::TlsSetup(TlsError::UnknownAnchors)),
                 }
+            } else if io.ws.is_some() {
+                // The core hears of it once the WebSocket handshake is done.
+                io.phase = Phase::Upgrading;
             } else if io.is_live() {
                 self.core.handle_established(now, id, peer, None);
             }
@@ -509,6 +526,17 @@ impl<C: Core> Driver<C> {
     /// host's address is found.
     fn connect(&mut self, now: Instant, id: u64, target: Dial) {
         let mut io = Box::new(Io::new(id, Phase::Resolving));
+        if target.ws {
+            let host = match (
+                target.host.contains(':') && !target.host.starts_with('['),
+                target.port,
+            ) {
+                (true, Some(port)) => format!("[{}]:{port}", target.host),
+                (false, Some(port)) => format!("{}:{port}", target.host),
+                (_, None) => target.host.clone(),
+            };
+            io.ws = Some(Ws::client(host, self.config.ws_limits, self.ws_fragment()));
+        }
         if let Some(check) = &target.tls {
             match self.client_tls(check, &target.host) {
                 Ok(client) => io.tls = Some(Tls::new(rustls::Connection::Client(client))),
@@ -591,6 +619,16 @@ impl<C: Core> Driver<C> {
         let Some(mut io) = self.ios.take_id(id) else {
             return;
         };
+        // RFC 6455 §7.1.2: "To _Start the WebSocket Closing Handshake_ ... an endpoint MUST
+        // send a Close control frame"; 1000 is a normal closure.
+        let close = io
+            .ws
+            .as_mut()
+            .filter(|ws| ws.open && !ws.closing)
+            .map(|ws| ws.writer.control(Opcode::Close, &close_payload(1000, "")));
+        if let Some(close) = close {
+            io.write_now(&close);
+        }
         if let Some(stream) = io.stream.as_mut() {
             if let Some(tls) = io.tls.as_mut() {
                 tls.session.send_close_notify();
@@ -687,7 +725,7 @@ impl<C: Core> Driver<C> {
         if self.paused {
             return false;
         }
-        if io.phase == Phase::Handshaking {
+        if matches!(io.phase, Phase::Handshaking | Phase::Upgrading) {
             return true;
         }
         if !self.core.wants_read(io.id) {
@@ -716,6 +754,18 @@ impl<C: Core> Driver<C> {
 
     /// The connection is set up (TLS included): MSRP may flow.
     fn established(&mut self, io: &mut Io, now: Instant) {
+        if let Some(ws) = io.ws.as_mut().filter(|ws| !ws.open) {
+            // RFC 6455 §4.1: the client sends its upgrade request first; a server waits for it.
+            io.phase = Phase::Upgrading;
+            if let Some(client) = &ws.client {
+                let request = client.request(&ws.host, "/");
+                io.queue(Bytes::from(request));
+            }
+            return;
+        }
+        if io.ws.is_some() {
+            self.core.handle_websocket(io.id);
+        }
         io.phase = Phase::Open { heard: false };
         let Some(peer) = io.peer else {
             return;
@@ -754,8 +804,14 @@ impl<C: Core> Driver<C> {
                         // find nothing is saved. The end of the stream raises none of its own
                         // once announced, so it is read until it shows.
                         io.ready.readable = n == self.read_buf.len() || io.ready.read_closed;
-                        io.heard();
-                        self.core.handle_input(now, io.id, &self.read_buf[..n]);
+                        if io.ws.is_some() {
+                            let mut buf = core::mem::take(&mut self.read_buf);
+                            self.ws_input(io, now, &mut buf[..n]);
+                            self.read_buf = buf;
+                        } else {
+                            io.heard();
+                            self.core.handle_input(now, io.id, &self.read_buf[..n]);
+                        }
                         self.note_input_stop(io);
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => io.ready.readable = false,
@@ -812,6 +868,26 @@ impl<C: Core> Driver<C> {
             let Some(tls) = io.tls.as_mut() else {
                 return false;
             };
+            if io.ws.is_some() {
+                // WebSocket frames are unmasked in place before the endpoint sees their
+                // payload: the plaintext goes through a buffer of the loop's.
+                let mut buf = core::mem::take(&mut self.ws_buf);
+                let want = pending.min(self.config.read_size.max(1));
+                if buf.len() < want {
+                    buf.resize(want, 0);
+                }
+                let result = tls.session.reader().read(&mut buf[..want]);
+                match result {
+                    Ok(n) => self.ws_input(io, now, &mut buf[..n]),
+                    Err(e) => io.fail(TransportError::Io(e)),
+                }
+                self.ws_buf = buf;
+                self.note_input_stop(io);
+                if !io.is_live() {
+                    return false;
+                }
+                continue;
+            }
             // Exactly what rustls holds, so that the decoder zeroes no more than it gets.
             let session = &mut tls.session;
             let result = self
@@ -923,20 +999,28 @@ impl<C: Core> Driver<C> {
             if !adding && !io.flush_tls() {
                 return;
             }
-            if io.is_handshaking() || !io.is_open() {
+            if io.is_handshaking() || !(io.is_open() || io.phase == Phase::Upgrading) {
                 return;
             }
-            if io.out_len < self.config.write_buffer / 2 {
-                let budget = self.config.write_buffer - io.out_len;
+            let held = io.ws.as_ref().map_or(0, |ws| ws.writer.pending());
+            if io.is_open() && io.out_len + held < self.config.write_buffer / 2 {
+                let budget = self.config.write_buffer - io.out_len - held;
                 let n = self
                     .core
                     .poll_transmit(now, io.id, budget, &mut self.pieces);
-                io.out_len += n;
-                io.out.extend(self.pieces.drain(..));
+                if io.ws.is_some() {
+                    self.ws_frame(io);
+                } else {
+                    io.out_len += n;
+                    io.out.extend(self.pieces.drain(..));
+                }
                 self.take_events();
             }
             if io.out.is_empty() {
                 io.flush_tls();
+                if io.ws.as_ref().is_some_and(|ws| ws.close_when_written) && !io.tls_wants_write() {
+                    io.fail(TransportError::Closed);
+                }
                 return;
             }
             if io.tls.is_none() && !io.ready.writable {
@@ -997,6 +1081,190 @@ impl<C: Core> Driver<C> {
         }
     }
 
+    // -----------------------------------------------------------------------------------------
+    // WebSocket (RFC 7977): the handshake, then frames both ways.
+    // -----------------------------------------------------------------------------------------
+
+    /// Largest WebSocket frame written: held output never stops the core's output (it is
+    /// asked for more while what is queued and held stays under half the write buffer).
+    fn ws_fragment(&self) -> usize {
+        self.config
+            .ws_fragment
+            .min(self.config.write_buffer / 2)
+            .max(1)
+    }
+
+    /// Bytes received on a WebSocket connection: its handshake, then frames.
+    fn ws_input(&mut self, io: &mut Io, now: Instant, data: &mut [u8]) {
+        let Some(ws) = io.ws.as_mut() else {
+            return;
+        };
+        if ws.close_when_written {
+            // What comes after a Close, or after a request that is answered and closed.
+            return;
+        }
+        if ws.open {
+            return self.ws_frames_in(io, now, data);
+        }
+        ws.head.extend_from_slice(data);
+        self.ws_handshake(io, now);
+    }
+
+    fn ws_handshake(&mut self, io: &mut Io, now: Instant) {
+        let Some(ws) = io.ws.as_mut() else {
+            return;
+        };
+        let limits = self.config.ws_limits;
+        if let Some(client) = &ws.client {
+            match client.read_response(&ws.head, &limits) {
+                Ok(None) => {}
+                Ok(Some(len)) => {
+                    let mut rest = ws.head.split_off(len);
+                    ws.head = Vec::new();
+                    ws.client = None;
+                    ws.open = true;
+                    self.established(io, now);
+                    if !rest.is_empty() {
+                        self.ws_frames_in(io, now, &mut rest);
+                    }
+                }
+                Err(e) => io.fail(TransportError::Handshake(e)),
+            }
+            return;
+        }
+        match handshake::read_request(&ws.head, &limits) {
+            Ok(None) => {}
+            Ok(Some((Request::Upgrade { key, origin, .. }, len))) => {
+                let mut rest = ws.head.split_off(len);
+                ws.head = Vec::new();
+                ws.open = true;
+                let response = handshake::accept_response(&key, origin.as_deref());
+                io.queue(Bytes::from(response));
+                self.established(io, now);
+                if !rest.is_empty() {
+                    self.ws_frames_in(io, now, &mut rest);
+                }
+            }
+            Ok(Some((Request::Get { path, head_only }, _))) => {
+                // A browser loading the page that then opens the WebSocket: same origin.
+                let target = path.split('?').next().unwrap_or("");
+                let page = self
+                    .config
+                    .web_page
+                    .as_ref()
+                    .filter(|_| target == "/" || target == "/index.html");
+                let (head, body) = match page {
+                    Some(page) => (
+                        handshake::response_head(200, page.content_type, page.body.len()),
+                        page.body.clone(),
+                    ),
+                    None => {
+                        let body = Bytes::from_static(b"not found\n");
+                        (
+                            handshake::response_head(404, "text/plain", body.len()),
+                            body,
+                        )
+                    }
+                };
+                ws.head = Vec::new();
+                ws.close_when_written = true;
+                io.queue(Bytes::from(head));
+                if !head_only {
+                    io.queue(body);
+                }
+            }
+            Err(e) => {
+                let body = format!("{e}\n");
+                ws.head = Vec::new();
+                ws.close_when_written = true;
+                io.queue(Bytes::from(handshake::response_head(
+                    e.status(),
+                    "text/plain",
+                    body.len(),
+                )));
+                io.queue(Bytes::from(body));
+            }
+        }
+    }
+
+    /// WebSocket frames received: data goes to the core as one stream, pings are answered, a
+    /// Close is answered and ends the connection.
+    fn ws_frames_in(&mut self, io: &mut Io, now: Instant, data: &mut [u8]) {
+        let mut pos = 0;
+        loop {
+            let Some(ws) = io.ws.as_mut() else {
+                return;
+            };
+            let step = match ws.decoder.decode(&mut data[pos..]) {
+                Ok(step) => step,
+                Err(e) => {
+                    // RFC 6455 §7.1.7: "_Fail the WebSocket Connection_": a Close with the
+                    // reason, then the connection goes.
+                    let close = ws.writer.control(
+                        Opcode::Close,
+                        &close_payload(e.close_code(), &e.to_string()),
+                    );
+                    io.write_now(&close);
+                    io.fail(TransportError::WebSocket(e));
+                    return;
+                }
+            };
+            let base = pos;
+            pos += step.consumed;
+            match step.item {
+                None => return,
+                Some(Item::Data(range)) => {
+                    io.heard();
+                    let payload = &data[base + range.start..base + range.end];
+                    self.core.handle_input(now, io.id, payload);
+                }
+                Some(Item::MessageEnd | Item::Control(Control::Pong(_))) => {}
+                Some(Item::Control(Control::Ping(payload))) => {
+                    // §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame
+                    // in response".
+                    let pong = ws.writer.control(Opcode::Pong, &payload);
+                    io.queue(pong);
+                }
+                Some(Item::Control(Control::Close { code, .. })) => {
+                    // §5.5.1: "If an endpoint receives a Close frame and did not previously
+                    // send a Close frame, the endpoint MUST send a Close frame in response."
+                    let reply = (!ws.closing).then(|| {
+                        let payload = code.map(|c| c.to_be_bytes().to_vec()).unwrap_or_default();
+                        ws.writer.control(Opcode::Close, &payload)
+                    });
+                    ws.closing = true;
+                    ws.close_when_written = true;
+                    if let Some(close) = reply {
+                        io.queue(close);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Puts the core's output pieces into WebSocket messages, one MSRP frame each.
+    fn ws_frame(&mut self, io: &mut Io) {
+        let Some(ws) = io.ws.as_mut() else {
+            return;
+        };
+        let mut pieces = core::mem::take(&mut self.pieces);
+        let mut result = Ok(0);
+        for piece in pieces.drain(..) {
+            if result.is_ok() {
+                result = ws.writer.push(piece, &mut self.ws_frames);
+            }
+        }
+        self.pieces = pieces;
+        if let Err(e) = result {
+            self.ws_frames.clear();
+            return io.fail(TransportError::Io(io::Error::other(e)));
+        }
+        for frame in self.ws_frames.drain(..) {
+            io.queue(frame);
+        }
+    }
+
     /// Puts a connection with output to write back on the list for the next turn when its
     /// socket is known to be writable: no event would come for it. Sockets stay registered for
     /// both readiness kinds, edge-triggered, since a writable event only follows a write that
@@ -1013,6 +1281,7 @@ impl<C: Core> Driver<C> {
         let wants_write = io.tls_wants_write()
             || match io.phase {
                 Phase::Open { .. } => !io.out.is_empty() || self.core.wants_write(io.id),
+                Phase::Upgrading => !io.out.is_empty(),
                 Phase::Connecting => io.tls.is_none(),
                 _ => false,
             };

@@ -21,6 +21,8 @@ pub(crate) struct Dial {
     pub(crate) addr: Option<SocketAddr>,
     /// `Some` for TLS: how the server's certificate is checked.
     pub(crate) tls: Option<PeerCheck>,
+    /// Over WebSocket (a `;ws` URI, RFC 7977 §5.2.1).
+    pub(crate) ws: bool,
 }
 
 /// What a core asks the loop to do, for a connection named by the number of its id.
@@ -55,6 +57,8 @@ pub(crate) trait Core: Send + Sized + 'static {
         certificate: Option<&[u8]>,
     );
     fn handle_lost(&mut self, now: Instant, id: u64);
+    /// The connection carries MSRP over WebSocket (RFC 7977), before it is established.
+    fn handle_websocket(&mut self, _id: u64) {}
     fn wants_read(&self, id: u64) -> bool;
     fn handle_input(&mut self, now: Instant, id: u64, data: &[u8]);
     fn fill(
@@ -162,6 +166,7 @@ impl Core for msrp_session::Endpoint {
                         port: target.uri.port(),
                         addr: target.addr,
                         tls: target.tls.clone(),
+                        ws: target.uri.transport() == msrp_uri::Transport::Ws,
                     };
                     Step::Connect(connection.as_u64(), dial)
                 }
@@ -217,6 +222,8 @@ impl Core for msrp_session::Endpoint {
 pub(crate) struct RelayCore {
     pub(crate) relay: msrp_relay::Relay,
     pub(crate) next_hop_check: PeerCheck,
+    /// Most body bytes per chunk toward WebSocket clients.
+    pub(crate) ws_max_chunk: usize,
 }
 
 impl Core for RelayCore {
@@ -249,6 +256,11 @@ impl Core for RelayCore {
     fn handle_lost(&mut self, now: Instant, id: u64) {
         self.relay
             .handle_lost(now, msrp_relay::ConnectionId::from_u64(id));
+    }
+
+    fn handle_websocket(&mut self, id: u64) {
+        let id = msrp_relay::ConnectionId::from_u64(id);
+        self.relay.set_max_chunk(id, Some(self.ws_max_chunk));
     }
 
     #[inline]
@@ -302,6 +314,7 @@ impl Core for RelayCore {
                         addr: target.addr,
                         // Next hops over TLS are checked as the relay's configuration says.
                         tls: target.secure.then(|| self.next_hop_check.clone()),
+                        ws: false,
                     };
                     Step::Connect(connection.as_u64(), dial)
                 }

@@ -2,14 +2,18 @@
 //! connection besides what the sans-IO endpoint keeps.
 
 use std::collections::VecDeque;
-use std::io;
+use std::io::{self, Write};
 use std::net::SocketAddr;
 
 use bytes::Bytes;
 use mio::Token;
 use mio::net::TcpStream;
 
+use msrp_wire::ws::handshake::ClientHandshake;
+use msrp_wire::ws::{Decoder, MessageWriter, Role, WsLimits};
+
 use crate::api::TransportError;
+use crate::tls::secure_random;
 
 /// The token of a connection's socket: its id's low half, which tells the live connections
 /// apart, past the waker's token. Ids are the numbers of the sans-IO core's connection ids.
@@ -26,6 +30,9 @@ pub(crate) enum Phase {
     Connecting,
     /// Completing its TLS handshake.
     Handshaking,
+    /// Completing its WebSocket opening handshake (RFC 6455 §4), or answering a plain HTTP
+    /// request on a WebSocket listener.
+    Upgrading,
     /// Carrying MSRP. `heard`: whether MSRP bytes have come in yet; until then each of its
     /// flights (a TLS handshake message, the first request) is answered after one of the
     /// peer's public-key operations, or at once.
@@ -83,6 +90,53 @@ impl Tls {
     }
 }
 
+/// A WebSocket connection's state (RFC 7977): its handshake, then its framing both ways.
+pub(crate) struct Ws {
+    /// A client's handshake, until the server's 101 is read; `None` for a server.
+    pub(crate) client: Option<ClientHandshake>,
+    /// What the client sends as `Host`, for a client.
+    pub(crate) host: String,
+    /// Whether the handshake is done and MSRP flows.
+    pub(crate) open: bool,
+    /// The handshake head received so far.
+    pub(crate) head: Vec<u8>,
+    pub(crate) decoder: Decoder,
+    pub(crate) writer: MessageWriter,
+    /// The connection closes once its output is written: a page served, a Close answered.
+    pub(crate) close_when_written: bool,
+    /// A Close has been sent.
+    pub(crate) closing: bool,
+}
+
+impl Ws {
+    pub(crate) fn client(host: String, limits: WsLimits, fragment: usize) -> Box<Self> {
+        let mut random = secure_random();
+        Box::new(Self {
+            client: Some(ClientHandshake::new(&mut random)),
+            host,
+            open: false,
+            head: Vec::new(),
+            decoder: Decoder::with_limits(Role::Client, limits),
+            writer: MessageWriter::client(random, fragment),
+            close_when_written: false,
+            closing: false,
+        })
+    }
+
+    pub(crate) fn server(limits: WsLimits, fragment: usize) -> Box<Self> {
+        Box::new(Self {
+            client: None,
+            host: String::new(),
+            open: false,
+            head: Vec::new(),
+            decoder: Decoder::with_limits(Role::Server, limits),
+            writer: MessageWriter::server(fragment),
+            close_when_written: false,
+            closing: false,
+        })
+    }
+}
+
 /// Flights of a connection being set up after which the loop polls for the answer
 /// ([`EndpointConfig::setup_poll`](crate::EndpointConfig::setup_poll)): a TLS client writes two
 /// (its hello, then its Finished with its first request), a server one; a plain client one
@@ -97,6 +151,8 @@ pub(crate) struct Io {
     pub(crate) stream: Option<TcpStream>,
     pub(crate) peer: Option<SocketAddr>,
     pub(crate) tls: Option<Tls>,
+    /// `Some` for a WebSocket connection.
+    pub(crate) ws: Option<Box<Ws>>,
     pub(crate) phase: Phase,
     /// Why it failed, until the event that tells the application takes it.
     pub(crate) error: Option<TransportError>,
@@ -118,6 +174,7 @@ impl Io {
             stream: None,
             peer: None,
             tls: None,
+            ws: None,
             phase,
             error: None,
             ready: Readiness::default(),
@@ -150,7 +207,7 @@ impl Io {
     pub(crate) fn in_setup(&self) -> bool {
         matches!(
             self.phase,
-            Phase::Open { heard: false } | Phase::Handshaking
+            Phase::Open { heard: false } | Phase::Handshaking | Phase::Upgrading
         )
     }
 
@@ -177,6 +234,27 @@ impl Io {
         self.tls
             .as_ref()
             .is_some_and(|t| t.session.is_handshaking())
+    }
+
+    /// Queues bytes to write before any of the core's: a handshake, a page, a control frame.
+    pub(crate) fn queue(&mut self, bytes: Bytes) {
+        self.out_len += bytes.len();
+        self.out.push_back(bytes);
+    }
+
+    /// Writes `bytes` at once, as far as the socket takes them, before the connection is
+    /// given up: a WebSocket Close that says why.
+    pub(crate) fn write_now(&mut self, bytes: &[u8]) {
+        match (self.tls.as_mut(), self.stream.as_mut()) {
+            (Some(tls), Some(stream)) => {
+                let _ = tls.session.writer().write_all(bytes);
+                let _ = tls.session.write_tls(stream);
+            }
+            (None, Some(stream)) => {
+                let _ = stream.write(bytes);
+            }
+            _ => {}
+        }
     }
 
     /// Writes the records rustls holds. Returns whether writing may go on: false when the

@@ -1,5 +1,5 @@
-//! MSRP over TCP and TLS on a [mio](https://docs.rs/mio) event loop: endpoints that never lose
-//! a byte and never grow without bound.
+//! MSRP over TCP, TLS and WebSocket on a [mio](https://docs.rs/mio) event loop: endpoints that
+//! never lose a byte and never grow without bound.
 //!
 //! This crate is the only part of the workspace with sockets, TLS and a clock. An [`Endpoint`]
 //! runs one event loop on its own thread around a sans-IO [`msrp_session::Endpoint`], which
@@ -70,6 +70,18 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # WebSocket
+//!
+//! A relay URI with transport `ws` (`msrp://relay.example.com:443;ws`, `msrps:` for wss) is
+//! reached over WebSocket (RFC 7977): the loop opens the connection (TLS with the same checks
+//! as `msrps`), upgrades it with the `msrp` subprotocol, then carries each MSRP frame in one
+//! WebSocket message, answering pings and closes. A WebSocket client cannot be connected to:
+//! its session's own URI names a made-up `.invalid` host with transport `ws`, and the relay
+//! routes to it over its connection. A [`RelayServer`] listens for WebSocket clients with
+//! [`RelayServerConfig::ws_bind`], cuts what it sends them into chunks of at most
+//! [`RelayServerConfig::ws_max_chunk`], and can serve a page to browsers there
+//! ([`EndpointConfig::web_page`]).
+//!
 //! # Running a relay
 //!
 //! A [`RelayServer`] runs a sans-IO [`msrp_relay::Relay`] on the same kind of event loop: the
@@ -103,7 +115,9 @@ mod relay;
 mod resolve;
 mod tls;
 
-pub use api::{EndpointConfig, EndpointEvent, Events, Handle, HostLookup, Stopped, TransportError};
+pub use api::{
+    EndpointConfig, EndpointEvent, Events, Handle, HostLookup, Stopped, TransportError, WebPage,
+};
 pub use driver::{Context, Handler};
 pub use endpoint::Endpoint;
 pub use file::FileSource;

@@ -35,6 +35,15 @@ pub struct RelayServerConfig {
     /// `relay.peer_relays` says otherwise: a peer whose certificate they vouch for, naming the
     /// host of the first From-Path URI of its AUTH, is a relay and needs no digest.
     pub next_hop_check: PeerCheck,
+    /// Where to listen for WebSocket clients too (RFC 7977), over TLS (`wss`) when the relay
+    /// is. Browsers reach MSRP only this way; `transport.web_page` is served there to plain
+    /// requests. Default `None`.
+    pub ws_bind: Option<SocketAddr>,
+    /// Most body bytes per chunk written to WebSocket clients: longer SENDs from other peers
+    /// are cut into chunks of this size as they stream through (RFC 7977 §5.1: "MSRP chunking
+    /// ... MUST be used by the WebSocket MSRP Servers to split the message into several
+    /// smaller MSRP chunks"). Default 64 KiB.
+    pub ws_max_chunk: usize,
 }
 
 impl RelayServerConfig {
@@ -51,6 +60,8 @@ impl RelayServerConfig {
                 ..EndpointConfig::default()
             },
             next_hop_check: PeerCheck::None,
+            ws_bind: None,
+            ws_max_chunk: 64 << 10,
         }
     }
 }
@@ -98,6 +109,8 @@ pub struct RelayServer {
     handle: RelayHandle,
     events: Events<RelayEvent>,
     addr: SocketAddr,
+    ws_addr: Option<SocketAddr>,
+    ws_uri: Option<String>,
     uri: String,
 }
 
@@ -111,6 +124,16 @@ impl RelayServer {
         if config.relay.port == 0 {
             config.relay.port = addr.port();
         }
+        let ws_socket = match config.ws_bind {
+            Some(bind) => {
+                let socket = std::net::TcpListener::bind(bind)?;
+                socket.set_nonblocking(true)?;
+                config.relay.ws_port = Some(socket.local_addr()?.port());
+                Some(socket)
+            }
+            None => None,
+        };
+        let ws_addr = ws_socket.as_ref().map(|s| s.local_addr()).transpose()?;
         config.relay.secure = tls;
         // The authorities that vouch for next hops vouch for the relays that connect to this
         // one too (RFC 4976 §6.3: relays authenticate each other with mutual TLS).
@@ -123,10 +146,12 @@ impl RelayServer {
             }
         }
         let uri = config.relay.uri();
+        let ws_uri = config.relay.ws_uri();
         let relay = Relay::new(config.relay, secure_random(), Instant::now());
         let core = RelayCore {
             relay,
             next_hop_check: config.next_hop_check,
+            ws_max_chunk: config.ws_max_chunk,
         };
         let (tx, rx) = mpsc::channel();
         let running = start_loop(
@@ -135,9 +160,11 @@ impl RelayServer {
             Sink::Channel(tx),
             "msrp-relay",
             |driver| {
-                driver
-                    .adopt_listener(TcpListener::from_std(socket), tls)
-                    .map(|_| ())
+                driver.adopt_listener(TcpListener::from_std(socket), tls, false)?;
+                if let Some(socket) = ws_socket {
+                    driver.adopt_listener(TcpListener::from_std(socket), tls, true)?;
+                }
+                Ok(())
             },
         )?;
         Ok(Self {
@@ -152,6 +179,8 @@ impl RelayServer {
             running,
             addr,
             uri,
+            ws_addr,
+            ws_uri,
         })
     }
 
@@ -163,6 +192,17 @@ impl RelayServer {
     /// Its URI, as clients address their AUTH to it (`msrp://127.0.0.1:2855;tcp`).
     pub fn uri(&self) -> &str {
         &self.uri
+    }
+
+    /// The address of its WebSocket listener, if it has one.
+    pub fn ws_addr(&self) -> Option<SocketAddr> {
+        self.ws_addr
+    }
+
+    /// Its WebSocket URI, as WebSocket clients address their AUTH to it
+    /// (`msrp://127.0.0.1:8080;ws`), if it listens for them.
+    pub fn ws_uri(&self) -> Option<&str> {
+        self.ws_uri.as_deref()
     }
 
     /// The handle that commands it; clone it for other threads.

@@ -102,6 +102,11 @@ pub struct RelayConfig {
     pub port: u16,
     /// Whether it is reached over TLS: its URIs are `msrps:`.
     pub secure: bool,
+    /// The port of its WebSocket listener (RFC 7977), if it has one. A `;ws` URI with this
+    /// port names the relay too, as WebSocket clients address their AUTH to it (RFC 7977
+    /// §8.1.1: `To-Path: msrps://alice@a.example.com:443;ws`); the Use-Path it grants them is
+    /// its TCP URI, which its other peers reach. Default `None`.
+    pub ws_port: Option<u16>,
     /// The realm of its digest challenges. Default: the host (RFC 4976 §5.1: "it is not
     /// unreasonable to always use the relay's hostname as the realm").
     pub realm: String,
@@ -175,6 +180,7 @@ impl RelayConfig {
             host,
             port,
             secure: false,
+            ws_port: None,
             users: None,
             peer_relays: None,
             min_expires: 60,
@@ -200,6 +206,14 @@ impl RelayConfig {
     pub fn uri(&self) -> String {
         let scheme = if self.secure { "msrps" } else { "msrp" };
         format!("{scheme}://{}:{};tcp", self.host, self.port)
+    }
+
+    /// The relay's WebSocket URI without a session (`msrp://127.0.0.1:8080;ws`), if it
+    /// listens for WebSocket clients.
+    pub fn ws_uri(&self) -> Option<String> {
+        let scheme = if self.secure { "msrps" } else { "msrp" };
+        let port = self.ws_port?;
+        Some(format!("{scheme}://{}:{port};ws", self.host))
     }
 }
 

@@ -63,6 +63,7 @@ struct ReportTo {
 }
 
 /// A request forwarded on a connection, awaiting its response there.
+#[derive(Clone)]
 struct Pending {
     /// The connection the request came from.
     from: ConnectionId,
@@ -76,6 +77,9 @@ struct Pending {
     timed: bool,
     /// Whether its last byte has been written to the next hop.
     written: bool,
+    /// Whether it is one of the chunks a request was cut into (for a next hop that takes
+    /// chunks of bounded size): they share one failure REPORT.
+    cut: bool,
 }
 
 /// A frame held back on its source connection while its next hop is writing another frame
@@ -89,6 +93,9 @@ struct Parked {
     tid: TransactionId,
     /// Its head and the body pieces and end-line that came since.
     pieces: Vec<Bytes>,
+    /// The chunks it was split into so far, for a WebSocket next hop, but the last one
+    /// (`tid`): their transactions end once the pieces go.
+    chunks: Vec<TransactionId>,
     /// Its end-line has come: it goes out whole.
     complete: bool,
 }
@@ -113,6 +120,35 @@ struct Inbound {
     /// The response owed to the previous hop once the frame is whole (a 200 for a SEND with
     /// `Failure-Report: yes`, RFC 4976 §6.4.1).
     respond: Option<Vec<u8>>,
+    /// How its body is cut into chunks, toward a next hop that takes chunks of bounded size.
+    split: Option<Split>,
+}
+
+/// A SEND cut into chunks of at most a next hop's size as its body streams through: RFC 7977
+/// §5.1, "When large messages are sent by a non-WebSocket peer, MSRP chunking ... MUST be used
+/// by the WebSocket MSRP Servers to split the message into several smaller MSRP chunks." Each
+/// chunk repeats the request's headers with its own transaction id and Byte-Range, ends with
+/// `+` but the last, which ends as the request did.
+struct Split {
+    /// Most body bytes per chunk.
+    limit: usize,
+    /// Body bytes in the chunk being written.
+    sent: usize,
+    /// Where the chunk being written starts in the message, from 1.
+    start: u64,
+    /// The Byte-Range total as received: a number, or `*`.
+    total: Box<str>,
+    /// The head lines before the Byte-Range line (To-Path, From-Path) and after it (the other
+    /// headers and the blank line), as the first chunk's head has them.
+    before: Bytes,
+    after: Bytes,
+    /// What each chunk's transaction awaits, when the request is answered.
+    pending: Option<Pending>,
+    /// Body bytes received and not yet cut: a new chunk starts only while the next hop has
+    /// room, so that what goes toward it stays bounded however small its chunks are.
+    rest: Option<Bytes>,
+    /// The end-line's flag, when it came with bytes still to cut.
+    end: Option<Flag>,
 }
 
 pub(crate) struct Conn {
@@ -170,6 +206,8 @@ pub(crate) struct Conn {
     certificate: Option<Box<[u8]>>,
     /// The host of the relay at the other end, once its certificate has shown it.
     pub(crate) relay_host: Option<Box<str>>,
+    /// Most body bytes of a chunk written to it: SENDs with longer bodies are cut.
+    max_chunk: Option<usize>,
 }
 
 impl Conn {
@@ -211,6 +249,7 @@ impl Conn {
             last_input: now,
             certificate: None,
             relay_host: None,
+            max_chunk: None,
         }
     }
 
@@ -433,6 +472,17 @@ impl Relay {
         self.announce(connection);
     }
 
+    /// Bounds the body of each chunk written to a connection: SENDs toward it with longer
+    /// bodies are cut into chunks of at most `max_chunk` bytes as they stream through, each a
+    /// transaction of its own. The I/O layer sets it for WebSocket peers (RFC 7977 §5.1: "When
+    /// large messages are sent by a non-WebSocket peer, MSRP chunking ... MUST be used by the
+    /// WebSocket MSRP Servers to split the message into several smaller MSRP chunks").
+    pub fn set_max_chunk(&mut self, connection: ConnectionId, max_chunk: Option<usize>) {
+        if let Some(conn) = self.conns.get_mut(connection.0) {
+            conn.max_chunk = max_chunk.map(|n| n.max(1));
+        }
+    }
+
     /// A connection failed or closed, as the I/O layer found.
     pub fn handle_lost(&mut self, now: Instant, connection: ConnectionId) {
         self.close(now, connection, CloseReason::Lost);
@@ -511,6 +561,9 @@ impl Relay {
             if let Some(next) = self.conns.get_mut(parked.to.0) {
                 next.queue.retain(|c| *c != connection);
                 next.pending.remove(&parked.tid);
+                for tid in &parked.chunks {
+                    next.pending.remove(tid);
+                }
             }
             self.write_queued(parked.to);
         } else if let Some(Inbound {
@@ -551,12 +604,14 @@ impl Relay {
         // RFC 4976 §6.4.1: "if there is a problem processing the SEND request ... the relay
         // MUST respond with an appropriate error response in a REPORT back to the original
         // source of the message."
+        let mut reported = std::collections::HashSet::new();
         for (_, pending) in conn.pending {
             self.settled(pending.from);
             // `Failure-Report: partial` asks for a REPORT only of a failure: one whose frame
-            // was not all written.
+            // was not all written. The chunks a request was cut into fail together, once.
             let failed = pending.timed || !pending.written;
-            if let Some(report) = pending.report.filter(|_| failed) {
+            let first = !pending.cut || reported.insert((pending.from, pending.tid));
+            if let Some(report) = pending.report.filter(|_| failed && first) {
                 self.failure_report(now, pending.from, &report, StatusCode::REQUEST_TIMEOUT);
             }
         }
@@ -626,6 +681,23 @@ impl Relay {
             if conn.blocked {
                 return;
             }
+            // A body being cut for its next hop goes on first, once that hop has room.
+            let split = conn.inbound.as_mut().and_then(|i| i.split.as_mut());
+            if let Some(rest) = split.and_then(|s| s.rest.take()) {
+                self.body(connection, rest);
+                if !self.cut_waits(connection) {
+                    let end = self
+                        .conns
+                        .get_mut(connection.0)
+                        .and_then(|c| c.inbound.as_mut())
+                        .and_then(|i| i.split.as_mut())
+                        .and_then(|s| s.end.take());
+                    if let Some(flag) = end {
+                        self.end(now, connection, flag);
+                    }
+                }
+                continue;
+            }
             // A peer that does not read the responses it asks for is not read either: checked
             // between its frames only, since responses held on it wait for the frame being
             // written to it to end, and its own frame may be what that frame's sender waits
@@ -665,7 +737,19 @@ impl Relay {
                         self.body(connection, body);
                     }
                     if frame.head().has_body() {
-                        self.end(now, connection, frame.flag());
+                        if self.cut_waits(connection) {
+                            // It ends once the rest of its body is cut and gone on.
+                            if let Some(split) = self
+                                .conns
+                                .get_mut(connection.0)
+                                .and_then(|c| c.inbound.as_mut())
+                                .and_then(|i| i.split.as_mut())
+                            {
+                                split.end = Some(frame.flag());
+                            }
+                        } else {
+                            self.end(now, connection, frame.flag());
+                        }
                     } else if let Some(conn) = self.conns.get_mut(connection.0) {
                         // A frame without a body ended with its head.
                         conn.inbound = None;
@@ -685,6 +769,7 @@ impl Relay {
             to: None,
             tid: placeholder_tid(),
             respond: None,
+            split: None,
         };
         if let Some(conn) = self.conns.get_mut(connection.0) {
             conn.inbound = Some(discard);
@@ -880,13 +965,41 @@ impl Relay {
         new_from.push_str(prefix);
         new_from.push(' ');
         new_from.push_str(from_path.as_str());
+        // A SEND whose body may be longer than the next hop takes in a chunk is cut as it
+        // streams: its chunks state their start and `*` as their end.
+        let range = head.byte_range().ok().flatten();
+        let cut = self
+            .conns
+            .get(to.0)
+            .and_then(|c| c.max_chunk)
+            .filter(|_| send && head.has_body())
+            .filter(|&limit| {
+                range.is_none_or(|r| {
+                    r.end
+                        .is_none_or(|end| end >= r.start.saturating_add(limit as u64))
+                })
+            })
+            .map(|limit| {
+                let start = range.map_or(1, |r| r.start);
+                let total: Box<str> = range
+                    .and_then(|r| r.total)
+                    .map_or("*".into(), |t| t.to_string().into());
+                (limit, start, total)
+            });
+        let range_value = cut
+            .as_ref()
+            .map(|(_, start, total)| format!("{start}-*/{total}"));
         let mut out = core::mem::take(&mut self.scratch);
         out.clear();
         let written = (|| {
             let mut w = HeadWriter::request(&mut out, &tid, method)?;
             w.header("To-Path", rest)?.header("From-Path", &new_from)?;
+            if let Some(value) = &range_value {
+                w.header("Byte-Range", value)?;
+            }
             for header in head.headers() {
-                if !matches!(header.name, HeaderName::ToPath | HeaderName::FromPath) {
+                let replaced = range_value.is_some() && header.name == HeaderName::ByteRange;
+                if !matches!(header.name, HeaderName::ToPath | HeaderName::FromPath) && !replaced {
                     w.header_bytes(header.name_str(), header.value)?;
                 }
             }
@@ -902,6 +1015,28 @@ impl Relay {
         }
         let bytes = out.split().freeze();
         self.scratch = out;
+        let mut split = cut.zip(range_value).map(|((limit, start, total), value)| {
+            // The head as written: the start line, the two paths, the Byte-Range line, then
+            // the rest; later chunks repeat all but the start line and the Byte-Range.
+            let start_line = "MSRP  \r\n".len() + tid.as_str().len() + method.len();
+            let paths = start_line
+                + "To-Path: \r\n".len()
+                + rest.len()
+                + "From-Path: \r\n".len()
+                + new_from.len();
+            let after = paths + "Byte-Range: \r\n".len() + value.len();
+            Split {
+                limit,
+                sent: 0,
+                start,
+                total,
+                before: bytes.slice(start_line..paths),
+                after: bytes.slice(after..),
+                pending: None,
+                rest: None,
+                end: None,
+            }
+        });
         let failure_report = head
             .failure_report()
             .ok()
@@ -940,17 +1075,19 @@ impl Relay {
         };
         if answered {
             let request_tid = TransactionId::new(head.transaction_id()).unwrap_or(tid);
-            next.pending.insert(
-                tid,
-                Pending {
-                    from,
-                    tid: request_tid,
-                    report: report.filter(|_| send),
-                    send,
-                    timed: send && failure_report == FailureReport::Yes,
-                    written: false,
-                },
-            );
+            let pending = Pending {
+                from,
+                tid: request_tid,
+                report: report.filter(|_| send),
+                send,
+                timed: send && failure_report == FailureReport::Yes,
+                written: false,
+                cut: split.is_some(),
+            };
+            if let Some(split) = split.as_mut() {
+                split.pending = Some(pending.clone());
+            }
+            next.pending.insert(tid, pending);
         }
         // Another frame is being written to the next hop, or waits for it, or too much does:
         // this one waits on its source, which is read no further until it goes.
@@ -974,6 +1111,7 @@ impl Relay {
                 to: Some(to),
                 tid,
                 respond,
+                split,
             });
             conn.mark_used(now, self.config.idle_timeout);
             if answered {
@@ -989,6 +1127,7 @@ impl Relay {
                     to,
                     tid,
                     pieces: vec![head],
+                    chunks: Vec::new(),
                     complete,
                 });
                 conn.blocked = true;
@@ -1039,6 +1178,9 @@ impl Relay {
             for piece in parked.pieces {
                 next.push(piece);
             }
+            for tid in parked.chunks {
+                next.end_at(tid);
+            }
             if parked.complete {
                 next.end_at(parked.tid);
             } else {
@@ -1050,7 +1192,103 @@ impl Relay {
     }
 
     /// A piece of the body of the frame being received.
-    fn body(&mut self, connection: ConnectionId, data: Bytes) {
+    fn body(&mut self, connection: ConnectionId, mut data: Bytes) {
+        let Some(conn) = self.conns.get_mut(connection.0) else {
+            return;
+        };
+        let blocked = conn.blocked;
+        if let Some(split) = conn.inbound.as_mut().and_then(|i| i.split.as_mut()) {
+            // Cut into chunks of the next hop's size.
+            let room = split.limit - split.sent;
+            if room == 0 {
+                if data.is_empty() {
+                    return;
+                }
+                if blocked {
+                    // The next hop has too much waiting, or the frame is parked: the next
+                    // chunk starts when the connection is read again.
+                    split.rest = Some(data);
+                    return;
+                }
+                self.next_chunk(connection);
+                return self.body(connection, data);
+            }
+            if data.len() > room {
+                let rest = data.split_off(room);
+                split.sent = split.limit;
+                self.body_piece(connection, data);
+                return self.body(connection, rest);
+            }
+            split.sent += data.len();
+        }
+        self.body_piece(connection, data);
+    }
+
+    /// Whether a body being cut into chunks has bytes left that wait for room.
+    fn cut_waits(&self, connection: ConnectionId) -> bool {
+        self.conns
+            .get(connection.0)
+            .and_then(|c| c.inbound.as_ref())
+            .and_then(|i| i.split.as_ref())
+            .is_some_and(|s| s.rest.is_some())
+    }
+
+    /// Ends the chunk being written toward a next hop that takes chunks of bounded size, and
+    /// starts the next one: the end-line with `+`, then the head again with a new transaction
+    /// id and the Byte-Range that follows on.
+    fn next_chunk(&mut self, connection: ConnectionId) {
+        let tid = self.new_tid();
+        let Some(conn) = self.conns.get_mut(connection.0) else {
+            return;
+        };
+        let Some(inbound) = conn.inbound.as_mut() else {
+            return;
+        };
+        let Some(split) = inbound.split.as_mut() else {
+            return;
+        };
+        let ended = core::mem::replace(&mut inbound.tid, tid);
+        split.start = split.start.saturating_add(split.sent as u64);
+        split.sent = 0;
+        let range = format!("Byte-Range: {}-*/{}\r\n", split.start, split.total);
+        let mut bytes =
+            BytesMut::with_capacity(64 + split.before.len() + range.len() + split.after.len());
+        msrp_wire::end_line(&mut bytes, &ended, Flag::Continued);
+        bytes.extend_from_slice(b"MSRP ");
+        bytes.extend_from_slice(tid.as_bytes());
+        bytes.extend_from_slice(b" SEND\r\n");
+        bytes.extend_from_slice(&split.before);
+        bytes.extend_from_slice(range.as_bytes());
+        bytes.extend_from_slice(&split.after);
+        let bytes = bytes.freeze();
+        let pending = split.pending.clone();
+        let to = inbound.to;
+        if pending.is_some() {
+            conn.awaiting += 1;
+        }
+        let parked = conn.parked.as_mut().map(|parked| {
+            parked.chunks.push(ended);
+            parked.tid = tid;
+            parked.pieces.push(bytes.clone());
+        });
+        let Some(next) = to.and_then(|to| self.conns.get_mut(to.0)) else {
+            return;
+        };
+        if let Some(pending) = pending {
+            next.pending.insert(tid, pending);
+        }
+        self.stats.forwarded += 1;
+        if parked.is_none() {
+            next.push(bytes);
+            next.end_at(ended);
+            if let Some(to) = to {
+                self.announce(to);
+            }
+        }
+    }
+
+    /// A piece of the body of the frame being received, as it goes on.
+    fn body_piece(&mut self, connection: ConnectionId, data: Bytes) {
         let Some(conn) = self.conns.get_mut(connection.0) else {
             return;
         };
@@ -1107,13 +1345,15 @@ impl Relay {
         let _ = now;
     }
 
-    /// Stops a connection's input while the next hop of its frame has too much waiting.
+    /// Stops a connection's input while the next hop of its frame has too much waiting, also
+    /// when that next hop is the connection itself: a peer whose frames come back to it and
+    /// that does not read them is read no further, rather than held in memory without bound.
     fn check_room(&mut self, from: ConnectionId, to: ConnectionId) {
         let full = self
             .conns
             .get(to.0)
             .is_some_and(|c| c.out_len > self.config.max_output);
-        if !full || from == to {
+        if !full {
             return;
         }
         if let Some(conn) = self.conns.get_mut(from.0) {
@@ -1176,6 +1416,11 @@ impl Relay {
                 if let Some(report) = &pending.report {
                     self.failure_report(now, pending.from, report, code);
                 }
+                if pending.cut {
+                    // The other chunks of the request it was cut from fail with it: their
+                    // answers are no longer awaited, and no second REPORT goes.
+                    self.forget_cut(connection, pending.from, pending.tid);
+                }
             }
             return;
         }
@@ -1211,6 +1456,20 @@ impl Relay {
         if written.is_ok() {
             self.stats.relayed_responses += 1;
             self.send_control(pending.from, out.to_vec());
+        }
+    }
+
+    /// Forgets the chunks forwarded on `connection` that were cut from request `tid` of
+    /// `from`.
+    fn forget_cut(&mut self, connection: ConnectionId, from: ConnectionId, tid: TransactionId) {
+        let Some(conn) = self.conns.get_mut(connection.0) else {
+            return;
+        };
+        let before = conn.pending.len();
+        conn.pending
+            .retain(|_, p| !(p.cut && p.from == from && p.tid == tid));
+        for _ in conn.pending.len()..before {
+            self.settled(from);
         }
     }
 
@@ -1517,6 +1776,9 @@ impl Relay {
                     // requests unanswered by now are forgotten.
                     if let Some(report) = pending.report.as_ref().filter(|_| pending.timed) {
                         self.failure_report(now, pending.from, report, StatusCode::REQUEST_TIMEOUT);
+                        if pending.cut {
+                            self.forget_cut(id, pending.from, pending.tid);
+                        }
                     }
                 }
             }
@@ -1605,8 +1867,11 @@ impl Relay {
     pub(crate) fn is_us(&self, uri: &MsrpUri) -> bool {
         // A URI without a port names the relay by its host alone, as RFC 4976 §5.1's AUTH
         // examples do ("msrps://alice@intra.example.com;tcp").
+        let ws = uri.transport() == msrp_uri::Transport::Ws;
         uri.host_str().eq_ignore_ascii_case(&self.config.host)
-            && uri.port().is_none_or(|p| p == self.config.port)
+            && uri
+                .port()
+                .is_none_or(|p| p == self.config.port || (ws && Some(p) == self.config.ws_port))
             && uri.scheme().is_secure() == self.config.secure
     }
 

@@ -11,7 +11,7 @@ use msrp_session::{
     RelayErrorKind, Role, SessionConfig, SessionFailure, SessionId, SessionSpec,
 };
 
-use msrp_wire::FailureReport;
+use msrp_wire::{FailureReport, Flag};
 use net::{Conn, Net, random};
 
 const RELAY_ADDR: &str = "127.0.0.1:2855";
@@ -1363,4 +1363,79 @@ fn a_client_with_too_many_requests_unanswered_is_read_no_further() {
     let more = take_output(&mut relay, now, carol.c);
     assert_eq!(more.matches(" NICKNAME\r\n").count(), 1, "{more}");
     assert!(!relay.wants_read(alice.c));
+}
+
+#[test]
+fn sends_toward_a_websocket_client_are_cut_into_chunks_of_its_size() {
+    // RFC 7977 §5.1: "When large messages are sent by a non-WebSocket peer, MSRP chunking (as
+    // defined in Section 5.1 of [RFC4975]) MUST be used by the WebSocket MSRP Servers to split
+    // the message into several smaller MSRP chunks."
+    let now = std::time::Instant::now();
+    let mut relay = msrp_relay::Relay::new(relay_config(), net::random(7), now);
+    let alice = raw_client(&mut relay, now, 1);
+    let bob = raw_client(&mut relay, now, 2);
+    relay.set_max_chunk(bob.c, Some(1000));
+    let body: Vec<u8> = (0..4500u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let mut send = format!(
+        "MSRP big1 SEND\r\nTo-Path: {} {} {}\r\nFrom-Path: {}\r\nMessage-ID: m7777\r\n\
+         Byte-Range: 1-4500/4500\r\nContent-Type: text/plain\r\n\r\n",
+        alice.granted, bob.granted, bob.uri, alice.uri
+    )
+    .into_bytes();
+    send.extend_from_slice(&body);
+    send.extend_from_slice(b"\r\n-------big1$\r\n");
+    // In small pieces, so that cuts fall inside and between them.
+    for piece in send.chunks(7) {
+        relay.handle_input(now, alice.c, piece);
+    }
+    let mut got = vec![String::new(), String::new()];
+    pump(&mut relay, now, &[alice.c, bob.c], &mut got);
+    assert!(got[0].starts_with("MSRP big1 200 OK\r\n"), "{}", got[0]);
+    let mut decoder = msrp_wire::Decoder::new();
+    decoder.push(got[1].as_bytes());
+    let mut frames = Vec::new();
+    while let Some(frame) = decoder.decode().unwrap() {
+        frames.push(frame);
+    }
+    assert_eq!(frames.len(), 5);
+    let mut joined = Vec::new();
+    let mut tids = std::collections::HashSet::new();
+    for (i, frame) in frames.iter().enumerate() {
+        let range = frame.byte_range().unwrap().unwrap();
+        assert_eq!(range.start, 1 + 1000 * i as u64);
+        assert_eq!(range.total, Some(4500));
+        assert_eq!(frame.message_id().unwrap(), Some("m7777"));
+        assert_eq!(frame.to_path().unwrap().unwrap().as_str(), bob.uri);
+        let last = i == 4;
+        let flag = if last { Flag::End } else { Flag::Continued };
+        assert_eq!(frame.flag(), flag);
+        assert_eq!(frame.body().unwrap().len(), if last { 500 } else { 1000 });
+        joined.extend_from_slice(frame.body().unwrap());
+        tids.insert(frame.transaction_id().to_owned());
+    }
+    assert_eq!(joined, body);
+    assert_eq!(tids.len(), 5, "each chunk is a transaction of its own");
+    // Bob takes the first chunks and refuses the last: Alice hears of the failure.
+    for (i, tid) in frames
+        .iter()
+        .map(|f| f.transaction_id().to_owned())
+        .enumerate()
+    {
+        let code = if i == 4 { "413 Too Large" } else { "200 OK" };
+        relay.handle_input(
+            now,
+            bob.c,
+            format!(
+                "MSRP {tid} {code}\r\nTo-Path: {}\r\nFrom-Path: {}\r\n-------{tid}$\r\n",
+                bob.granted, bob.uri
+            )
+            .as_bytes(),
+        );
+    }
+    let mut got = vec![String::new(), String::new()];
+    pump(&mut relay, now, &[alice.c, bob.c], &mut got);
+    assert!(got[0].contains(" REPORT\r\n"), "{}", got[0]);
+    assert!(got[0].contains("Status: 000 413"), "{}", got[0]);
+    assert!(got[0].contains("Message-ID: m7777"), "{}", got[0]);
+    assert_eq!(got[0].matches(" REPORT\r\n").count(), 1);
 }

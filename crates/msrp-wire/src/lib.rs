@@ -22,6 +22,9 @@
 //!   written and checked once, and [`encode_response`] its responses: the session layer's
 //!   frames, at the speed of copying their bytes, and always decodable. Bytes on the wire are
 //!   written by this crate alone.
+//! - [`ws`] carries MSRP over WebSocket (RFC 7977): RFC 6455 framing with in-place unmasking,
+//!   one MSRP frame per WebSocket message, and the opening handshake with the `msrp`
+//!   subprotocol.
 //! - [`Limits`] bounds everything a peer controls. A framing error is a [`ParseError`] with the
 //!   byte offset where it was found, and ends the stream: no guessing, no panic.
 //!
@@ -68,6 +71,7 @@ mod random;
 mod slab;
 mod syntax;
 mod template;
+pub mod ws;
 
 pub use accessors::{
     ByteRange, ContentDisposition, DigestParams, FailureReport, Status, SuccessReport, UriList,

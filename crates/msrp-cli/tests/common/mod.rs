@@ -5,6 +5,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -142,7 +143,7 @@ impl Drop for TempDir {
 }
 
 #[allow(unused_imports)]
-pub use msrp_benches::kamailio::Kamailio;
+pub use msrp_benches::kamailio::{CertificateFiles, Kamailio};
 
 /// Kamailio's binary, or `None` (with a line saying so) when it is not installed, outside CI.
 pub fn kamailio_or_skip() -> Option<std::path::PathBuf> {
@@ -154,4 +155,89 @@ pub fn kamailio_or_skip() -> Option<std::path::PathBuf> {
         eprintln!("skipped: Kamailio is not installed (CI installs it and runs this test)");
     }
     found
+}
+
+/// A running `msrp relay --json`, killed when dropped.
+pub struct OurRelay {
+    pub child: Child,
+    pub uri: String,
+    lines: Receiver<String>,
+    /// With `--tls`: its certificate's fingerprint, from its stderr.
+    pub fingerprint: Option<String>,
+    /// With `--ws-bind`: its WebSocket URI, its second line.
+    pub ws_uri: Option<String>,
+}
+
+impl OurRelay {
+    pub fn start(args: &[&str]) -> OurRelay {
+        let mut child = msrp()
+            .args(["relay", "--bind", "127.0.0.1:0", "--json"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run msrp relay");
+        let errors = lines_of(child.stderr.take().unwrap());
+        let lines = lines_of(child.stdout.take().unwrap());
+        let uri = lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the relay's URI");
+        let ws_uri = args.contains(&"--ws-bind").then(|| {
+            lines
+                .recv_timeout(Duration::from_secs(10))
+                .expect("the relay's WebSocket URI")
+        });
+        let fingerprint = args.contains(&"--tls").then(|| {
+            loop {
+                let line = errors
+                    .recv_timeout(Duration::from_secs(10))
+                    .expect("the relay's fingerprint on stderr");
+                if let Some(fp) = line.strip_prefix("msrp: relay certificate fingerprint ") {
+                    break fp.to_owned();
+                }
+            }
+        });
+        OurRelay {
+            child,
+            uri,
+            lines,
+            fingerprint,
+            ws_uri,
+        }
+    }
+
+    /// The next event named `name`.
+    pub fn event(&self, name: &str) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no {name} event"));
+            let event: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+            if event["event"] == name {
+                return event;
+            }
+        }
+    }
+}
+
+impl Drop for OurRelay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `--relay RELAY` followed by `extra`.
+pub fn through(relay: &str, extra: &[&str]) -> Vec<String> {
+    let mut args = vec!["--relay".to_owned(), relay.to_owned()];
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    args
+}
+
+/// The arguments as `&str`s.
+pub fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
 }
