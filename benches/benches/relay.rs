@@ -1,6 +1,7 @@
 //! Benchmarks of the relay that `msrp-mio-transport` runs (`RelayServer`, the sans-IO
 //! `msrp-relay` on an event loop), against Kamailio's MSRP relay on the same load and against
-//! no relay at all, each baseline measured in the same run, round by round.
+//! no relay at all, and of WebSocket clients against TCP ones through it, each baseline
+//! measured in the same run, round by round.
 //!
 //! Like the transport benches these are plain timing loops over TCP loopback (127.0.0.1), with
 //! [`msrp_benches::compare`] alternating baseline and subject and taking the median of the
@@ -35,6 +36,14 @@
 //!   chunks of 64 KiB through `RelayServer`, against the same message in the same chunks over a
 //!   direct connection between the same endpoints (no relay).
 //!
+//! - `ws_1gib_64k_vs_tcp` (goal 0.7): bytes per second of one message of WS bytes (1 GiB,
+//!   quick 128 MiB) in chunks of 64 KiB from a sender that reaches `RelayServer` over
+//!   WebSocket (RFC 7977: a `;ws` relay URI, its own URI a `.invalid` one) to a receiver behind
+//!   the same relay over TCP, against the same with the sender over TCP.
+//! - `wss_vs_msrps` (goal 0.8): the same through a relay over TLS, WSS bytes (256 MiB, quick
+//!   64 MiB): the sender over wss against the sender over msrps. The relay's certificate is
+//!   checked by its fingerprint on both paths.
+//!
 //! A figure whose run fails prints its ratio as 0.00 and a line `error NAME: why`, and the
 //! other figures still run. `MSRP_BENCH_ONLY` selects figures by name.
 
@@ -48,7 +57,7 @@ use msrp_benches::{
     report, seeded_random,
 };
 use msrp_mio_transport::{
-    RelayConfig, RelayServer, RelayServerConfig, Role, SessionId, SessionSpec,
+    PeerVerification, RelayConfig, RelayServer, RelayServerConfig, Role, SessionId, SessionSpec,
 };
 use msrp_session::{Chunking, FromPathCheck, Relay, SessionConfig};
 
@@ -66,6 +75,9 @@ const SIZE_CHECK: usize = 1 << 20;
 const KAMAILIO_CHUNK: usize = 10_000;
 /// Chunks of the comparison with a direct connection.
 const BIG_CHUNK: usize = 64 << 10;
+/// The message over WebSocket and over TCP, and over TLS: full run, quick run.
+const WS: (usize, usize) = (1 << 30, 128 << 20);
+const WSS: (usize, usize) = (256 << 20, 64 << 20);
 /// Body size of the small messages.
 const SMALL: usize = 200;
 /// Small messages in flight, and per unit.
@@ -99,9 +111,27 @@ impl Ends {
     /// A session pair through the relay at `relay` (its URI), with chunks of at most `chunk`
     /// bytes toward it.
     fn through(&self, relay: &str, chunk: usize) -> Pair {
+        self.through_each(relay, relay, chunk, None)
+    }
+
+    /// A session pair through one relay, which the receiver reaches at `relay` and the sender
+    /// at `sender_relay` (its WebSocket URI, say), checking its certificate with `check` when
+    /// it is reached over TLS.
+    fn through_each(
+        &self,
+        relay: &str,
+        sender_relay: &str,
+        chunk: usize,
+        check: Option<&PeerVerification>,
+    ) -> Pair {
         let relay: msrp_uri::MsrpUri = relay.parse().expect("relay URI");
+        let sender_relay: msrp_uri::MsrpUri = sender_relay.parse().expect("relay URI");
         let unused = "127.0.0.1:9".parse().expect("address");
-        let hop = || Relay::new(relay.clone()).max_chunk(chunk);
+        let hop = |uri: &msrp_uri::MsrpUri| Relay::new(uri.clone()).max_chunk(chunk);
+        let secure = |spec: SessionSpec| match check {
+            Some(check) => spec.peer_check(check.clone()),
+            None => spec.allow_plain_relay(),
+        };
         // The receiver: who sends is known only from the path it names.
         let s_uri = uri(
             false,
@@ -114,9 +144,7 @@ impl Ends {
             seeded_random(7),
         );
         sc.from_path_check = FromPathCheck::Off;
-        let spec = SessionSpec::new(sc, Role::Passive)
-            .through(vec![hop()])
-            .allow_plain_relay();
+        let spec = secure(SessionSpec::new(sc, Role::Passive).through(vec![hop(&relay)]));
         let server = self
             .server
             .endpoint
@@ -132,20 +160,21 @@ impl Ends {
                     _ => None,
                 }
             });
-        // The sender, to that path, through its own AUTH.
-        let c_uri = uri(
-            false,
-            unused,
-            &msrp_benches::loopback::unique_session_id("rcli"),
-        );
+        // The sender, to that path, through its own AUTH. Over WebSocket its URI names a
+        // made-up `.invalid` host (RFC 7977 §8.1.1): the relay routes to it by its connection.
+        let id = msrp_benches::loopback::unique_session_id("rcli");
+        let c_uri = if sender_relay.transport() == msrp_uri::Transport::Ws {
+            let scheme = sender_relay.scheme().as_str();
+            format!("{scheme}://bench.invalid:2855/{id};ws")
+        } else {
+            uri(false, unused, &id)
+        };
         let cc = SessionConfig::new(
             c_uri.parse().expect("uri"),
             path.parse().expect("the granted path"),
             seeded_random(8),
         );
-        let spec = SessionSpec::new(cc, Role::Active)
-            .through(vec![hop()])
-            .allow_plain_relay();
+        let spec = secure(SessionSpec::new(cc, Role::Active).through(vec![hop(&sender_relay)]));
         let client = self
             .client
             .endpoint
@@ -295,6 +324,49 @@ fn against_direct(settings: &Settings, certs: &Certs, size: usize, check: bool) 
     });
 }
 
+/// A sender over WebSocket against one over TCP, through our relay (plain, or TLS for both).
+fn websocket(settings: &Settings, certs: &Certs, tls: bool, check: bool) {
+    let (name, goal, (full, quick)) = if tls {
+        ("wss_vs_msrps", 0.8, WSS)
+    } else {
+        ("ws_1gib_64k_vs_tcp", 0.7, WS)
+    };
+    if !is_selected(name) {
+        return;
+    }
+    let size = match (check, is_quick()) {
+        (true, _) => SIZE_CHECK,
+        (false, true) => quick,
+        (false, false) => full,
+    };
+    let mut config = RelayServerConfig::new(RelayConfig::new("127.0.0.1", 0));
+    config.ws_bind = Some("127.0.0.1:0".parse().expect("address"));
+    if tls {
+        config.transport.identity = Some(certs.server.identity());
+    }
+    let relay = RelayServer::start(config, "127.0.0.1:0".parse().expect("address"), tls)
+        .expect("start the relay");
+    let ws = relay.ws_uri().expect("a WebSocket URI").to_owned();
+    let verification = tls.then(|| certs.server.verification());
+    let ends = Ends::start(certs);
+    let over_tcp = ends.through_each(relay.uri(), relay.uri(), BIG_CHUNK, verification.as_ref());
+    let over_ws = ends.through_each(relay.uri(), &ws, BIG_CHUNK, verification.as_ref());
+    let body = Bytes::from(random_body(size, 0x3b5));
+    if check {
+        ends.bulk(over_tcp, &body)(1);
+        ends.bulk(over_ws, &body)(1);
+        return;
+    }
+    guarded(name, Some(goal), check, || {
+        let c = compare(
+            &mut ends.bulk(over_tcp, &body),
+            &mut ends.bulk(over_ws, &body),
+            &bulk_settings(settings),
+        );
+        report(name, goal, &c, (size as f64, "GB/s"));
+    });
+}
+
 fn main() {
     let settings = Settings::from_env();
     // `cargo test --benches` runs everything once, small, as a check.
@@ -308,6 +380,8 @@ fn main() {
     let started = Instant::now();
     against_kamailio(&settings, &certs, size, check);
     against_direct(&settings, &certs, big, check);
+    websocket(&settings, &certs, false, check);
+    websocket(&settings, &certs, true, check);
     if check {
         println!("relay benches: checked once each");
     } else {

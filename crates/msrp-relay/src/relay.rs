@@ -1263,9 +1263,6 @@ impl Relay {
         let bytes = bytes.freeze();
         let pending = split.pending.clone();
         let to = inbound.to;
-        if pending.is_some() {
-            conn.awaiting += 1;
-        }
         let parked = conn.parked.as_mut().map(|parked| {
             parked.chunks.push(ended);
             parked.tid = tid;
@@ -1274,10 +1271,20 @@ impl Relay {
         let Some(next) = to.and_then(|to| self.conns.get_mut(to.0)) else {
             return;
         };
+        let awaited = pending.is_some();
         if let Some(pending) = pending {
             next.pending.insert(tid, pending);
         }
         self.stats.forwarded += 1;
+        if awaited {
+            // Each chunk is a transaction its sender's connection waits on.
+            if let Some(conn) = self.conns.get_mut(connection.0) {
+                conn.awaiting += 1;
+            }
+        }
+        let Some(next) = to.and_then(|to| self.conns.get_mut(to.0)) else {
+            return;
+        };
         if parked.is_none() {
             next.push(bytes);
             next.end_at(ended);
