@@ -1,5 +1,5 @@
-//! The properties behind the cargo-fuzz targets of `msrp-wire`, `msrp-uri`, `msrp-sdp`,
-//! `msrp-session` and `msrp-relay`.
+//! The properties behind the cargo-fuzz targets of `msrp-wire` (its WebSocket framing too),
+//! `msrp-uri`, `msrp-sdp`, `msrp-session` and `msrp-relay`.
 //!
 //! Each file in `fuzz_targets/` is one line that hands libFuzzer's input to the `check` function
 //! of the module with the same name. The checks assert what the crates promise (split input gives
@@ -23,3 +23,4 @@ pub mod wire_head;
 pub mod wire_roundtrip;
 pub mod wire_split;
 pub mod wire_stream;
+pub mod ws_frames;
