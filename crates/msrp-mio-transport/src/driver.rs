@@ -1199,7 +1199,8 @@ impl<C: Core> Driver<C> {
                 Ok(step) => step,
                 Err(e) => {
                     // RFC 6455 §7.1.7: "_Fail the WebSocket Connection_": a Close with the
-                    // reason, then the connection goes.
+                    // reason, then the connection goes (and no second Close when it is closed).
+                    ws.closing = true;
                     let close = ws.writer.control(
                         Opcode::Close,
                         &close_payload(e.close_code(), &e.to_string()),
