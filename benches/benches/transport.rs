@@ -9,6 +9,12 @@
 //! ignored. `MSRP_BENCH_QUICK=1` shortens the loops and sends 128 MiB instead of 1 GiB.
 //! `cargo test --benches` runs every subject and baseline once, small, as a check.
 //!
+//! Subject and baseline run the same TCP: the system's congestion control, which the plain
+//! sockets get, and which the endpoints here keep too (`EndpointConfig::loopback_congestion`
+//! set to `None`; by default an endpoint gives its loopback connections Reno). These figures
+//! measure what the transport costs over plain sockets; what Reno does on loopback is measured
+//! through the relay (`benches/relay.rs`).
+//!
 //! Both endpoints of a subject run in this process, each on its own event-loop thread, with a
 //! handler on that thread (`Endpoint::start_with_handler`): it counts received bytes, sends
 //! the next message of a lockstep or pipelined run from the outcome of the previous one, and
@@ -87,17 +93,25 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use msrp_benches::loopback::{
     Certs, Note, OnDrop, Record, Side, TlsPair, client_certificate_matches, client_handshake,
-    endpoint_config, failure, open_pair, server_handshake, tcp_pair, tls_configs, tls_read_exact,
-    tls_write_all, unique_session_id, uri,
+    endpoint_config as default_config, failure, open_pair, server_handshake, tcp_pair, tls_configs,
+    tls_read_exact, tls_write_all, unique_session_id, uri,
 };
 use msrp_benches::{
     Settings, compare, guarded, is_bench_mode, is_quick, is_selected, measure, median, print_info,
     print_ratio, random_body, report, seeded_random,
 };
-use msrp_mio_transport::{Role, SessionId, SessionSpec};
+use msrp_mio_transport::{EndpointConfig, Identity, Role, SessionId, SessionSpec};
 use msrp_session::{Chunking, SessionConfig};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, ServerConnection};
+
+/// An endpoint's configuration for these benches: the defaults with `identity`, on the system's
+/// congestion control as the plain sockets of the baselines are.
+fn endpoint_config(identity: Identity) -> EndpointConfig {
+    let mut config = default_config(identity);
+    config.loopback_congestion = None;
+    config
+}
 
 /// Size of the bulk message.
 const SIZE: usize = 1 << 30;

@@ -10,7 +10,7 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpListener;
 use mio::{Interest, Poll, Token};
 use msrp_session::{MessageRef, OpenError, OutgoingMessage, PeerCheck, SessionId, SessionSpec};
 use msrp_wire::ws::handshake::{self, Request};
@@ -454,6 +454,7 @@ impl<C: Core> Driver<C> {
             self.server_tls = Some(self.identity.server_config().map_err(io::Error::other)?);
         }
         let local = socket.local_addr()?;
+        crate::socket::tune_listener(&socket, local, self.config.loopback_congestion.as_deref());
         let token = Token(self.next_listener);
         self.next_listener -= 1;
         self.poll
@@ -573,7 +574,8 @@ impl<C: Core> Driver<C> {
 
     fn start_connect(&mut self, io: &mut Io, addr: SocketAddr) {
         io.peer = Some(addr);
-        let mut stream = match TcpStream::connect(addr) {
+        let congestion = self.config.loopback_congestion.as_deref();
+        let mut stream = match crate::socket::connect(addr, congestion) {
             Ok(stream) => stream,
             Err(e) => return io.fail(TransportError::Connect(e)),
         };

@@ -113,6 +113,7 @@ mod file;
 mod io;
 mod relay;
 mod resolve;
+mod socket;
 mod tls;
 
 pub use api::{
