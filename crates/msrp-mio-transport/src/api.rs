@@ -97,7 +97,7 @@ pub struct EndpointConfig {
     /// one (a listener on a wildcard address keeps the system's for all). A loopback path
     /// has no queue to protect, and pacing costs there: with BBR, the usual system default,
     /// every paced connection arms a timer per burst. Measured on a 2-vCPU VM (BBR the system
-    /// default), 64 KiB chunks through a relay: 1.1-1.2 GB/s with BBR, 1.9-2.0 GB/s with
+    /// default), 64 KiB chunks through a relay: 1.1-1.2 GB/s with BBR, 1.6-2.0 GB/s with
     /// Reno; an endpoint straight to another: about 3 GB/s with either. Set before a
     /// connection is made, as the kernel decides about pacing then; a name the kernel does not
     /// allow leaves the system's. `None` leaves the system's everywhere. Default `"reno"`,

@@ -9,7 +9,7 @@ use mio::net::{TcpListener, TcpStream};
 
 /// Whether a connection to or from `addr` stays on this host: a loopback address, IPv4-mapped
 /// ones included.
-pub(crate) fn is_loopback(addr: SocketAddr) -> bool {
+fn is_loopback(addr: SocketAddr) -> bool {
     match addr {
         SocketAddr::V4(v4) => v4.ip().is_loopback(),
         SocketAddr::V6(v6) => {
